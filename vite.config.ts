@@ -1,0 +1,46 @@
+import { defineConfig, type Plugin } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+/**
+ * Everything the page runs ships with the app (no CDN): the tfjs wasm binaries are served from /wasm/ in dev
+ * and emitted into dist/wasm/ on build, straight from node_modules so no binary is committed.
+ */
+function tfjsWasmFiles(): Plugin {
+  const dir = fileURLToPath(new URL('./node_modules/@tensorflow/tfjs-backend-wasm/dist/', import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith('.wasm'));
+  return {
+    name: 'tfjs-wasm-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const name = req.url?.startsWith('/wasm/') ? req.url.slice(6).split('?')[0] : '';
+        if (!files.includes(name)) return next();
+        res.setHeader('Content-Type', 'application/wasm');
+        res.end(readFileSync(join(dir, name)));
+      });
+    },
+    generateBundle() {
+      for (const f of files) this.emitFile({ type: 'asset', fileName: `wasm/${f}`, source: readFileSync(join(dir, f)) });
+    },
+  };
+}
+
+// Cross-origin isolation lets the wasm backend use threads; the CSP keeps every request on the page's origin.
+const isolation = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+const csp =
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self' blob: data:; " +
+  "img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; media-src 'self' blob:; object-src 'none'; base-uri 'self'";
+
+export default defineConfig({
+  plugins: [svelte(), tfjsWasmFiles()],
+  worker: { format: 'es' },
+  optimizeDeps: { exclude: ['@jsquash/jpeg'] },
+  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
+  server: { headers: isolation },
+  preview: { headers: { ...isolation, 'Content-Security-Policy': csp } },
+});
