@@ -1,0 +1,42 @@
+import { inspectCommand } from './commands/inspect.ts';
+import { convertCommand } from './commands/convert.ts';
+
+const usage = `saehdbw — SAEHDBW Web on the command line (same core as the page)
+
+  saehdbw inspect FILE_OR_DIR...                 one JSON line per DFL aligned face
+  saehdbw convert --gray --size N IN_DIR OUT_DIR grayscale / resize a faceset (DFL's resizer)
+  saehdbw model [options]                        parameter counts, shapes, GFLOP of an SAEHD model
+  saehdbw help                                   this text
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+async function loadModelCommand(): Promise<Command> {
+  const m = await import('./commands/model.ts');
+  return m.modelCommand;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const commands: Record<string, () => Promise<Command>> = {
+    inspect: async () => inspectCommand,
+    convert: async () => convertCommand,
+    model: loadModelCommand,
+  };
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    process.stdout.write(usage);
+    return cmd ? 0 : 2;
+  }
+  const load = commands[cmd];
+  if (!load) {
+    process.stderr.write(`saehdbw: unknown command "${cmd}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (e) {
+    const { toUserMessage } = await import('../src/core/errors.ts');
+    process.stderr.write(`saehdbw ${cmd}: ${toUserMessage(e)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `saehdbw` command: runs the TypeScript CLI (cli/main.ts) over the same src/core the page uses,
+// through tsx's loader so no separate build step is needed.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('./main.ts');
+process.exitCode = await main(process.argv.slice(2));

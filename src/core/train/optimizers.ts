@@ -1,0 +1,207 @@
+/**
+ * DFL's optimizers (spec §C.8, `core/leras/optimizers/{AdaBelief,RMSprop,OptimizerBase}.py`), in plain tfjs:
+ *
+ *   AdaBelief: m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·(g − m)²;  w ← w − lr_t·m / (√v + ε)
+ *   RMSprop:   a ← ρ·a + (1−ρ)·g²;                             w ← w − lr_t·g / (√a + ε)
+ *
+ * with β1 0.9, β2 0.999, ρ 0.9, ε = 1e-6 (NumPy's float32 "resolution", outside the root), **no bias correction**
+ * (§J.4 quirk 6), lr 5e-5. Options, as DFL wires them in `Model_SAEHD.on_initialize`:
+ * - lr_dropout (`lrDropout` = 0.3 when on, 1 = off): each step a fresh Bernoulli(0.3) mask per weight element
+ *   multiplies the update (the slots are updated unmasked), and
+ * - lr_cos (`lrCos` = 500 when lr_dropout is on, 0 = off): lr_t = lr·(cos(2π·iter/500) + 1)/2 (§J.4 quirk 5).
+ *   DFL reads its `iters` variable in the same graph step that increments it, without an ordering constraint; we use
+ *   the value *before* the increment (0 on the first step, so the first step runs at the full lr).
+ * - clipnorm (`clipNorm` = 1 with clipgrad): the global L2 norm over all gradients handed to this optimizer; when
+ *   ‖g‖ ≥ clip every gradient is scaled by clip/‖g‖.
+ *
+ * State is exposed under DFL's `…_opt.npy` keys (§C.11): `iters:0`, and per variable `ms_<name>` / `vs_<name>`
+ * (AdaBelief) or `acc_<name>` (RMSprop), where <name> is the full TF variable name with ':' → '_' plus ':0',
+ * e.g. variable `encoder/down1/downs_0/conv1/weight:0` → `ms_encoder/down1/downs_0/conv1/weight_0:0`.
+ * The LR-dropout masks are drawn on the CPU (like DFL's `lr_dropout = cpu`) from a seeded PRNG and uploaded as bool
+ * tensors; tfjs has no on-device random kernels on every backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { createRng, type Rng } from './rng.ts';
+
+export type OptimizerKind = 'adabelief' | 'rmsprop';
+
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  /** Learning rate; DFL uses 5e-5 for every SAEHD optimizer. */
+  lr?: number;
+  /** Keep-probability of the LR-dropout mask: 0.3 when lr_dropout is on, 1.0 (default) for off. */
+  lrDropout?: number;
+  /** Period of the cosine LR cycle in iterations: 500 when lr_dropout is on, 0 (default) for off. */
+  lrCos?: number;
+  /** Global-norm clip: 1.0 with clipgrad, 0 (default) for off. */
+  clipNorm?: number;
+  /** Seed of the LR-dropout mask stream. */
+  seed?: number;
+}
+
+export const DFL_LR = 5e-5;
+const EPSILON = 1e-6; // np.finfo(np.float32).resolution
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+const RHO = 0.9;
+/** DFL writes π as this literal in the lr_cos factor. */
+const DFL_PI = 3.1415926535;
+
+/** DFL's slot-name mangling: `ms_` + variable name with ':' → '_' + ':0' (TF appends the output index). */
+export function slotKey(prefix: 'ms' | 'vs' | 'acc', varName: string): string {
+  return `${prefix}_${varName.replace(/:/g, '_')}:0`;
+}
+
+/** lr multiplier of DFL's lr_cos schedule at iteration `iter` (period 0 = off → 1). */
+export function lrCosFactor(iter: number, period: number): number {
+  if (!period) return 1;
+  return (Math.cos(iter * ((2 * DFL_PI) / period)) + 1) / 2;
+}
+
+/**
+ * Bernoulli(p) mask (1 with probability p) of the given shape, drawn from `rng` on the CPU. Returned as a bool tensor
+ * (1 byte per element to upload); multiply after casting.
+ */
+export function bernoulliMask(shape: number[], p: number, rng: Rng): tf.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const out = new Uint8Array(size);
+  const threshold = Math.floor(p * 4294967296);
+  for (let i = 0; i < size; i++) out[i] = rng.nextUint32() < threshold ? 1 : 0;
+  return tf.tensor(out, shape, 'bool');
+}
+
+/**
+ * DFL's global-norm clipping (`OptimizerBase.tf_clip_norm` with the norm over all gradients): if ‖g‖ ≥ clip, every
+ * gradient is multiplied by clip/‖g‖. Stays on the device (no readback): the factor is selected with `where`.
+ */
+export function clipByGlobalNorm(grads: tf.Tensor[], clipNorm: number): tf.Tensor[] {
+  if (!(clipNorm > 0) || grads.length === 0) return grads.map((g) => tf.clone(g));
+  return tf.tidy(() => {
+    const sq = grads.map((g) => tf.sum(tf.square(g)));
+    const norm = tf.sqrt(sq.length === 1 ? sq[0] : tf.addN(sq));
+    const scale = tf.where(tf.greaterEqual(norm, clipNorm), tf.div(clipNorm, norm), tf.onesLike(norm));
+    return grads.map((g) => tf.mul(g, scale));
+  });
+}
+
+/** Optimizer state as plain arrays, for checkpoints; keys are DFL's (see the module comment). */
+export interface OptimizerStateData {
+  iters: number;
+  slots: Map<string, { shape: number[]; data: Float32Array }>;
+}
+
+export class DflOptimizer {
+  readonly kind: OptimizerKind;
+  readonly lr: number;
+  readonly lrDropout: number;
+  readonly lrCos: number;
+  readonly clipNorm: number;
+  /** DFL's `iters` variable: number of applied updates. */
+  iterations = 0;
+  private readonly vars: Map<string, tf.Variable>;
+  /** Slots per variable name: [m, v] for AdaBelief, [acc] for RMSprop. */
+  private readonly slotVars = new Map<string, tf.Variable[]>();
+  private readonly rng: Rng;
+  private disposed = false;
+
+  /**
+   * @param vars every weight the optimizer keeps state for, keyed by full DFL variable name
+   *   (e.g. `encoder/down1/downs_0/conv1/weight:0`). DFL creates slots for all saveable weights even when some are
+   *   frozen (LIAE inter_AB without random warp); pass gradients only for the trainable ones.
+   */
+  constructor(vars: Map<string, tf.Variable>, config: OptimizerConfig) {
+    this.kind = config.kind;
+    this.lr = config.lr ?? DFL_LR;
+    this.lrDropout = config.lrDropout ?? 1;
+    this.lrCos = config.lrCos ?? 0;
+    this.clipNorm = config.clipNorm ?? 0;
+    this.rng = createRng(config.seed ?? 0x5eed);
+    this.vars = new Map(vars);
+    for (const [name, v] of this.vars) {
+      const n = this.kind === 'adabelief' ? 2 : 1;
+      const slots: tf.Variable[] = [];
+      for (let i = 0; i < n; i++) slots.push(tf.variable(tf.zerosLike(v), false));
+      this.slotVars.set(name, slots);
+    }
+  }
+
+  /** The DFL file keys of the slots of one variable. */
+  slotKeys(varName: string): string[] {
+    return this.kind === 'adabelief' ? [slotKey('ms', varName), slotKey('vs', varName)] : [slotKey('acc', varName)];
+  }
+
+  /** Live slot variables keyed by DFL file key (owned by the optimizer: do not dispose). */
+  slots(): Map<string, tf.Variable> {
+    const out = new Map<string, tf.Variable>();
+    for (const [name, s] of this.slotVars) {
+      const keys = this.slotKeys(name);
+      keys.forEach((k, i) => out.set(k, s[i]));
+    }
+    return out;
+  }
+
+  /**
+   * One update. `grads` maps variable names to gradients (of the loss summed over the batch, §C.5); variables
+   * without a gradient are left alone (frozen). The caller keeps ownership of `grads`.
+   */
+  applyGradients(grads: Map<string, tf.Tensor>): void {
+    if (this.disposed) throw new Error('optimizer disposed');
+    const names = [...grads.keys()];
+    for (const n of names) if (!this.vars.has(n)) throw new Error(`optimizer has no variable ${n}`);
+    const lrT = this.lr * lrCosFactor(this.iterations, this.lrCos);
+    tf.tidy(() => {
+      const clipped = clipByGlobalNorm(names.map((n) => grads.get(n)!), this.clipNorm);
+      names.forEach((name, i) => {
+        const g = clipped[i];
+        const w = this.vars.get(name)!;
+        const slots = this.slotVars.get(name)!;
+        let diff: tf.Tensor;
+        if (this.kind === 'adabelief') {
+          const [ms, vs] = slots;
+          const m = tf.add(tf.mul(ms, BETA1), tf.mul(g, 1 - BETA1));
+          const v = tf.add(tf.mul(vs, BETA2), tf.mul(tf.square(tf.sub(g, m)), 1 - BETA2));
+          diff = tf.div(tf.mul(m, -lrT), tf.add(tf.sqrt(v), EPSILON));
+          ms.assign(m);
+          vs.assign(v);
+        } else {
+          const [acc] = slots;
+          const a = tf.add(tf.mul(acc, RHO), tf.mul(tf.square(g), 1 - RHO));
+          diff = tf.div(tf.mul(g, -lrT), tf.add(tf.sqrt(a), EPSILON));
+          acc.assign(a);
+        }
+        if (this.lrDropout !== 1) diff = tf.mul(diff, tf.cast(bernoulliMask(w.shape, this.lrDropout, this.rng), 'float32'));
+        w.assign(tf.add(w, diff));
+      });
+    });
+    this.iterations++;
+  }
+
+  /** Read the state back (asynchronously) for saving. */
+  async readState(): Promise<OptimizerStateData> {
+    const slots = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [key, v] of this.slots()) slots.set(key, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+    return { iters: this.iterations, slots };
+  }
+
+  /**
+   * Load saved state. Slots whose key is missing stay as they are (DFL re-initialises missing keys; a fresh optimizer
+   * has zeros); arrays are reshaped to the slot's shape as DFL does, so only the element count must match.
+   */
+  loadState(state: { iters?: number; slots: Map<string, { data: Float32Array | ArrayLike<number> }> }): void {
+    const live = this.slots();
+    for (const [key, { data }] of state.slots) {
+      const v = live.get(key);
+      if (!v) continue;
+      if (data.length !== v.size) throw new Error(`optimizer slot ${key}: ${data.length} values for shape [${v.shape}]`);
+      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(data), v.shape, 'float32')));
+    }
+    if (state.iters !== undefined) this.iterations = state.iters;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of this.slotVars.values()) for (const v of s) v.dispose();
+    this.slotVars.clear();
+  }
+}
