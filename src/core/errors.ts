@@ -54,6 +54,12 @@ export class InvalidMetadataError extends SaehdError {
     super('bad-metadata', `DeepFaceLab metadata is inconsistent: ${detail}`);
   }
 }
+/** The pickled metadata does not fit one APP15 segment (at most 65,533 bytes, spec G.1). */
+export class MetadataTooLargeError extends SaehdError {
+  constructor(readonly bytes: number) {
+    super('metadata-too-large', `DeepFaceLab metadata is ${bytes} bytes, over the 65,533 bytes a JPEG APP15 segment can hold (is the mask too large?)`);
+  }
+}
 
 // ---- storage ------------------------------------------------------------------------------------------------------
 
@@ -68,6 +74,12 @@ export class QuotaError extends SaehdError {
 export class OptionError extends SaehdError {
   constructor(readonly option: string, detail: string) {
     super('bad-option', `option ${option}: ${detail}`);
+  }
+}
+/** A weight file's arrays do not fit the model built from the options (different dims, resolution or archi). */
+export class WeightsMismatchError extends SaehdError {
+  constructor(detail: string) {
+    super('weights-mismatch', `weights do not fit this model: ${detail}`);
   }
 }
 
@@ -90,4 +102,33 @@ export function toUserMessage(err: unknown): string {
 /** Throw the AbortError when the signal has fired. */
 export function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortError();
+}
+
+// ---- training -----------------------------------------------------------------------------------------------------
+
+/** A training step produced NaN or ±Infinity; the step's update was not applied, so the weights are still good. */
+export class NonFiniteLossError extends SaehdError {
+  constructor(readonly iter: number, readonly srcLoss: number, readonly dstLoss: number) {
+    super(
+      'non-finite-loss',
+      `training diverged at iteration ${iter} (src loss ${srcLoss}, dst loss ${dstLoss}); the update was skipped — ` +
+        'resume from the last save, or turn on gradient clipping, or lower GAN / style powers',
+    );
+  }
+}
+
+/** A training batch does not match the model (sizes, channels, missing arrays). */
+export class TrainingBatchError extends SaehdError {
+  constructor(detail: string) {
+    super('bad-batch', `training batch does not fit the model: ${detail}`);
+  }
+}
+
+// ---- samples ------------------------------------------------------------------------------------------------------
+
+/** A face cannot be turned into training samples (no landmarks, unknown or mark-only face type, empty faceset). */
+export class SampleError extends SaehdError {
+  constructor(detail: string) {
+    super('bad-sample', `cannot make training samples: ${detail}`);
+  }
 }

@@ -242,6 +242,9 @@ const makeEven = (x: number) => x + (x % 2);
 
 // ---- validation ---------------------------------------------------------------------------------------------------
 
+/** Typed partial options, or loose values (strings from a form or the command line, a DFL options dict). */
+export type OptionsInput = Partial<ModelOptions> | Readonly<Record<string, unknown>>;
+
 export interface NormalizeResult {
   options: ModelOptions;
   /** Human-readable notes of every value DFL's rules changed, e.g. 'resolution 200 → 192 (multiple of 16)'. */
@@ -259,8 +262,9 @@ export interface NormalizeSettings {
  * Fill defaults and apply DFL's rules. Accepts strings for every value (forms, command line). Throws OptionError
  * for unknown keys, non-numbers, unknown enum values, a bad archi string, or combinations a 1-channel model cannot do.
  */
-export function normalizeOptions(partial: Readonly<Record<string, unknown>>, settings: NormalizeSettings = {}): NormalizeResult {
-  if (partial === null || typeof partial !== 'object') throw new OptionError('options', 'expected an object of option values');
+export function normalizeOptions(input: OptionsInput, settings: NormalizeSettings = {}): NormalizeResult {
+  if (input === null || typeof input !== 'object') throw new OptionError('options', 'expected an object of option values');
+  const partial = input as Readonly<Record<string, unknown>>;
   const { base, ignoreUnknown = false } = settings;
   if (!ignoreUnknown) {
     for (const k of Object.keys(partial)) {
@@ -324,8 +328,8 @@ export function normalizeOptions(partial: Readonly<Record<string, unknown>>, set
 }
 
 /** `normalizeOptions(partial).options`. */
-export function validateOptions(partial: Readonly<Record<string, unknown>>, settings: NormalizeSettings = {}): ModelOptions {
-  return normalizeOptions(partial, settings).options;
+export function validateOptions(input: OptionsInput, settings: NormalizeSettings = {}): ModelOptions {
+  return normalizeOptions(input, settings).options;
 }
 
 /** Every option at DFL's default (a new SAEHDBW model: LIAE-UD 128, 1 channel). */
@@ -402,3 +406,6 @@ export const quickTest: ModelOptions = validateOptions({
 });
 
 export const PRESETS: Readonly<Record<'seed2GB' | 'quickTest', ModelOptions>> = { seed2GB, quickTest };
+
+/** The schema with its version, as one object (for a UI form generator or for storing next to a model's options). */
+export const optionSchema = { schemaVersion: OPTIONS_SCHEMA_VERSION, options: OPTION_SCHEMA } as const;

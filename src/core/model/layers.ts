@@ -1,0 +1,353 @@
+/**
+ * DeepFaceLab's `leras` building blocks in TF.js, NHWC (spec §A.2, §A.7, §A.8, §J.1).
+ *
+ * Why the custom pieces:
+ *  - Convolutions pad ⌊k/2⌋ on all four sides and then run VALID (§A.2) — TF.js 'same' pads stride-2 convs
+ *    asymmetrically (1 top, 2 bottom for k=5), which would shift every feature map and break weight compatibility.
+ *  - `tf.depthToSpace` has no gradient in tfjs 4.22 (notes/webgpu-on-this-machine.md), so the pixel shuffle is a
+ *    reshape/transpose in TensorFlow's DCR order (§A.8).
+ *  - The conv filter gradient is computed as im2col + matMul inside a `tf.customGrad` (wasm has no
+ *    Conv2DBackpropFilter kernel; WebGPU's is a slow naive shader). `setConvGradMode('stock')` switches back to the
+ *    stock tf.conv2d gradient for comparisons and benchmarks.
+ *  - There is no public `tf.stopGradient`; `stopGradient` below is an identity with a zero gradient.
+ *
+ * The union package is imported on purpose: it registers every op's gradient and the chained ops (tfjs-core alone
+ * registers none, notes/webgpu-on-this-machine.md).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export type ConvGradMode = 'im2col' | 'stock';
+export type InitMode = 'glorot' | 'zeros';
+/** Called with each block's output; used by tests and the CLI to check the layer table (§B.2). Must not keep the tensor. */
+export type Trace = (name: string, t: tf.Tensor) => void;
+
+let defaultConvGrad: ConvGradMode = 'im2col';
+/** Global default for convolutions whose model was built without an explicit mode. */
+export function setConvGradMode(mode: ConvGradMode): void {
+  defaultConvGrad = mode;
+}
+export function getConvGradMode(): ConvGradMode {
+  return defaultConvGrad;
+}
+
+// ---- ops --------------------------------------------------------------------------------------------------------------
+
+type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
+const symPad = (p: number): Pad4 => [[0, 0], [p, p], [p, p], [0, 0]];
+
+/**
+ * Largest im2col patch matrix (elements) built in one piece; larger ones are built per kernel row or per tap, so the
+ * filter gradient of a 96²×64 conv at batch 6 does not need a 128 MB temporary.
+ */
+const IM2COL_MAX_ELEMENTS = 1 << 24;
+
+/** dW[kh,kw,ci,co] = Σ_{n,y,x} xpad[n, y·s+kh, x·s+kw, ci] · dy[n,y,x,co], as patches^T · dy. */
+export function im2colFilterGrad(
+  x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, pad: number, maxElements = IM2COL_MAX_ELEMENTS,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, , , c] = x.shape;
+    const [, ho, wo, co] = dy.shape;
+    const rows = n * ho * wo;
+    const dy2 = tf.reshape(dy, [rows, co]);
+    if (k === 1 && stride === 1 && pad === 0) {
+      return tf.reshape(tf.matMul(tf.reshape(x, [rows, c]), dy2, true, false), [1, 1, c, co]);
+    }
+    const xp = pad > 0 ? tf.pad(x, symPad(pad)) : x;
+    const tap = (i: number, j: number): tf.Tensor4D =>
+      stride === 1
+        ? tf.slice(xp, [0, i, j, 0], [n, ho, wo, c])
+        : tf.stridedSlice(xp, [0, i, j, 0], [n, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1, c], [1, stride, stride, 1]) as tf.Tensor4D;
+    // Column order (kh, kw, ci) matches the HWIO kernel flattened row-major.
+    const grad = (taps: Array<[number, number]>): tf.Tensor2D => {
+      const parts = taps.map(([i, j]) => tap(i, j));
+      const cols = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
+      return tf.matMul(tf.reshape(cols, [rows, taps.length * c]), dy2, true, false);
+    };
+    const all: Array<[number, number]> = [];
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) all.push([i, j]);
+    let dw: tf.Tensor2D;
+    if (rows * k * k * c <= maxElements) dw = grad(all);
+    else if (rows * k * c <= maxElements) {
+      const perRow: tf.Tensor2D[] = [];
+      for (let i = 0; i < k; i++) perRow.push(tf.tidy(() => grad(all.slice(i * k, (i + 1) * k))));
+      dw = tf.concat(perRow, 0);
+    } else {
+      const perTap = all.map((t) => tf.tidy(() => grad([t])));
+      dw = tf.concat(perTap, 0);
+    }
+    return tf.reshape(dw, [k, k, c, co]);
+  });
+}
+
+const im2colConvCache = new Map<string, (x: tf.Tensor, w: tf.Tensor) => tf.Tensor4D>();
+
+function im2colConv(stride: number, pad: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor4D {
+  const cacheKey = `${stride}/${pad}`;
+  let f = im2colConvCache.get(cacheKey);
+  if (!f) {
+    const padArg = pad === 0 ? 'valid' : symPad(pad);
+    f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, w, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+      save([x, w]);
+      const value = tf.conv2d(x, w, stride, padArg);
+      return {
+        value,
+        // tidy: customGrad calls this eagerly, outside the tape's per-node tidy, so free the patches right away.
+        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
+            const dx = tf.conv2dTranspose(dy, sw, sx.shape, stride, padArg);
+            const dw = im2colFilterGrad(sx, dy, sw.shape[0], stride, pad);
+            return [dx, dw];
+          }),
+      };
+    }) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor4D;
+    im2colConvCache.set(cacheKey, f);
+  }
+  return f;
+}
+
+/**
+ * DFL convolution without bias: symmetric zero padding ⌊k/2⌋ (= ((k−1)·dilation+1)//2 for dilation 1) then VALID
+ * (§A.2, §A.8). `mode` picks the filter-gradient implementation; the forward result is the same.
+ */
+export function conv2dSym(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, mode: ConvGradMode = defaultConvGrad): tf.Tensor4D {
+  const pad = Math.floor(w.shape[0] / 2);
+  if (mode === 'stock') return tf.conv2d(x, w, stride, pad === 0 ? 'valid' : symPad(pad));
+  return im2colConv(stride, pad)(x, w);
+}
+
+/**
+ * Depth-to-space ×2 in TensorFlow's DCR order (§A.8): out[y·2+dy, x·2+dx, k] = in[y, x, (dy·2+dx)·C + k].
+ * Built from reshape/transpose because tf.depthToSpace has no gradient in tfjs.
+ */
+export function depthToSpace2(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  if (c % 4 !== 0) throw new Error(`depthToSpace2: channels ${c} not divisible by 4`);
+  return tf.tidy(() =>
+    tf.reshape(tf.transpose(tf.reshape(x, [b, h, w, 2, 2, c / 4]), [0, 1, 3, 2, 4, 5]), [b, 2 * h, 2 * w, c / 4]),
+  );
+}
+
+/** DFL `nn.flatten` in NHWC: transpose to NCHW first, so the vector is ordered (channel, row, column) (§A.8). */
+export function flattenCHW(x: tf.Tensor4D): tf.Tensor2D {
+  const [b, h, w, c] = x.shape;
+  return tf.tidy(() => tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [b, c * h * w]));
+}
+
+/** DFL `nn.reshape_4D` in NHWC: read the vector as (channel, row, column), then transpose to NHWC (§A.8). */
+export function reshapeCHW(x: tf.Tensor2D, h: number, w: number, c: number): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(tf.reshape(x, [x.shape[0], c, h, w]), [0, 2, 3, 1]));
+}
+
+/** `u` flag: x / sqrt(mean(x²) + 1e-6) over the flattened code of each sample (§A.3, §J.1 #3). */
+export function pixelNorm(x: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), 1e-6))));
+}
+
+/** Leaky ReLU with DFL's slope, or x·cos(x) with the `c` flag (§A.1). */
+export function activate<T extends tf.Tensor>(x: T, slope: number, cosAct: boolean): T {
+  return cosAct ? tf.tidy(() => tf.mul(x, tf.cos(x))) : tf.leakyRelu(x, slope);
+}
+
+const stopGradientOp = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+  value: tf.clone(args[0] as tf.Tensor),
+  gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)],
+}));
+/** Identity whose gradient is zero (TF's tf.stop_gradient; DFL uses it for the style-loss swap, §C.4). */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return stopGradientOp(x) as T;
+}
+
+/** tf.tidy for functions returning an object/array of tensors (may contain nulls), keeping the static type. */
+export function tidyAll<T>(fn: () => T): T {
+  return tf.tidy(fn as () => tf.TensorContainer) as T;
+}
+
+// ---- parameters -------------------------------------------------------------------------------------------------------
+
+interface InitRecord {
+  shape: number[];
+  /** Glorot-uniform limit; 0 = zeros (biases). */
+  limit: number;
+}
+
+let storeCounter = 0;
+
+/**
+ * The variables of one DFL module ("encoder", "inter", "decoder_src", …), keyed by the names DFL writes into the
+ * module's weight file (§C.11), e.g. `down1/downs_0/conv1/weight:0`.
+ *
+ * Initialisation (§A.7): kernels Glorot-uniform with limit sqrt(6/(fan_in+fan_out)), fan = k·k·in / k·k·out for convs
+ * and in / out for dense; biases zero. With a seed every variable draws from its own stream
+ * `${seed}/${module}/${key}`, so the values do not depend on creation order and two models with the same seed and
+ * options are identical.
+ */
+export class ParamStore {
+  readonly vars = new Map<string, tf.Variable>();
+  private readonly inits = new Map<string, InitRecord>();
+  private readonly tfPrefix: string;
+
+  constructor(
+    readonly module: string,
+    private seed: string | undefined,
+    private readonly init: InitMode,
+  ) {
+    // tfjs keeps one global registry of variable names; make ours unique per store.
+    const registered = tf.engine().registeredVariables;
+    do this.tfPrefix = `saehd${++storeCounter}/${module}`;
+    while (Object.keys(registered).some((n) => n.startsWith(this.tfPrefix + '/')));
+  }
+
+  weight(key: string, shape: number[], fanIn: number, fanOut: number): tf.Variable {
+    return this.add(key, { shape, limit: Math.sqrt(6 / (fanIn + fanOut)) });
+  }
+
+  bias(key: string, n: number): tf.Variable {
+    return this.add(key, { shape: [n], limit: 0 });
+  }
+
+  private add(key: string, rec: InitRecord): tf.Variable {
+    if (this.vars.has(key)) throw new Error(`duplicate variable ${this.module}/${key}`);
+    const v = tf.tidy(() => tf.variable(this.initialValue(key, rec), true, `${this.tfPrefix}/${key.replace(/:\d+$/, '')}`));
+    this.vars.set(key, v);
+    this.inits.set(key, rec);
+    return v;
+  }
+
+  private initialValue(key: string, rec: InitRecord): tf.Tensor {
+    if (rec.limit === 0 || this.init === 'zeros') return tf.zeros(rec.shape);
+    const s = this.seed === undefined ? undefined : `${this.seed}/${this.module}/${key}`;
+    return tf.randomUniform(rec.shape, -rec.limit, rec.limit, 'float32', s);
+  }
+
+  /** Re-draw every variable (e.g. the Inter blocks when pretraining is switched off, §A.7/§C.9). */
+  reinitialize(seed?: number | string): void {
+    this.seed = seed === undefined ? undefined : String(seed);
+    for (const [key, v] of this.vars) {
+      const rec = this.inits.get(key)!;
+      tf.tidy(() => v.assign(this.initialValue(key, rec)));
+    }
+  }
+
+  paramCount(): number {
+    let n = 0;
+    for (const v of this.vars.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+/** Options shared by every layer of one model. */
+export interface LayerContext {
+  store: ParamStore;
+  /** `c` flag: x·cos(x) instead of leaky ReLU. */
+  cosAct: boolean;
+  /** Filter-gradient implementation; undefined = the global default at call time. */
+  convGrad?: ConvGradMode;
+}
+
+// ---- layers -------------------------------------------------------------------------------------------------------
+
+/** DFL Conv2D: kernel [k,k,in,out] (HWIO), bias [out], symmetric padding (§A.2, §A.8). Variables `<name>/weight:0`, `<name>/bias:0`. */
+export class Conv2D {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(
+    private readonly ctx: LayerContext,
+    readonly name: string,
+    readonly inCh: number,
+    readonly outCh: number,
+    readonly k: number,
+    readonly stride = 1,
+  ) {
+    this.weight = ctx.store.weight(`${name}/weight:0`, [k, k, inCh, outCh], k * k * inCh, k * k * outCh);
+    this.bias = ctx.store.bias(`${name}/bias:0`, outCh);
+  }
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() =>
+      tf.add(conv2dSym(x, this.weight as tf.Tensor4D, this.stride, this.ctx.convGrad ?? defaultConvGrad), this.bias),
+    );
+  }
+}
+
+/** DFL Dense: weight [in,out], bias [out]; Glorot-uniform (§A.7). No activation (Inter's dense layers are linear, §A.2). */
+export class Dense {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable;
+  constructor(ctx: LayerContext, readonly name: string, readonly inCh: number, readonly outCh: number) {
+    this.weight = ctx.store.weight(`${name}/weight:0`, [inCh, outCh], inCh, outCh);
+    this.bias = ctx.store.bias(`${name}/bias:0`, outCh);
+  }
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => tf.add(tf.matMul(x, this.weight as tf.Tensor2D), this.bias));
+  }
+}
+
+/** Downscale(in, out, k=5): conv k×k stride 2, leaky ReLU 0.1 (§A.2). Conv at `<name>/conv1`. */
+export class Downscale {
+  readonly conv1: Conv2D;
+  constructor(private readonly ctx: LayerContext, readonly name: string, inCh: number, readonly outCh: number, k = 5) {
+    this.conv1 = new Conv2D(ctx, `${name}/conv1`, inCh, outCh, k, 2);
+  }
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => activate(this.conv1.apply(x), 0.1, this.ctx.cosAct));
+  }
+}
+
+/** DownscaleBlock(in, ch, n, k): n Downscales `<name>/downs_i`, stage i with ch·min(2^i, 8) channels (§A.2). */
+export class DownscaleBlock {
+  readonly downs: Downscale[] = [];
+  readonly outCh: number;
+  constructor(ctx: LayerContext, readonly name: string, inCh: number, ch: number, n: number, k: number) {
+    let last = inCh;
+    for (let i = 0; i < n; i++) {
+      const cur = ch * Math.min(2 ** i, 8);
+      this.downs.push(new Downscale(ctx, `${name}/downs_${i}`, last, cur, k));
+      last = cur;
+    }
+    this.outCh = last;
+  }
+  apply(x: tf.Tensor4D, trace?: Trace): tf.Tensor4D {
+    return tf.tidy(() => {
+      let y = x;
+      for (const d of this.downs) {
+        y = d.apply(y);
+        trace?.(d.name, y);
+      }
+      return y;
+    });
+  }
+}
+
+/** Upscale(in, out, k=3): conv in→4·out, leaky ReLU 0.1, depth-to-space ×2 (§A.2). Conv at `<name>/conv1`. */
+export class Upscale {
+  readonly conv1: Conv2D;
+  constructor(private readonly ctx: LayerContext, readonly name: string, inCh: number, readonly outCh: number, k = 3) {
+    this.conv1 = new Conv2D(ctx, `${name}/conv1`, inCh, outCh * 4, k);
+  }
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => depthToSpace2(activate(this.conv1.apply(x), 0.1, this.ctx.cosAct)));
+  }
+}
+
+/** ResidualBlock(ch, k=3): y = act(conv1 x, 0.2); y = conv2 y; out = act(x + y, 0.2) (§A.2). */
+export class ResidualBlock {
+  readonly conv1: Conv2D;
+  readonly conv2: Conv2D;
+  constructor(private readonly ctx: LayerContext, readonly name: string, ch: number, k = 3) {
+    this.conv1 = new Conv2D(ctx, `${name}/conv1`, ch, ch, k);
+    this.conv2 = new Conv2D(ctx, `${name}/conv2`, ch, ch, k);
+  }
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const y = this.conv2.apply(activate(this.conv1.apply(x), 0.2, this.ctx.cosAct));
+      return activate(tf.add(x, y), 0.2, this.ctx.cosAct);
+    });
+  }
+}
