@@ -200,7 +200,8 @@ export function dssimPerSample(a: tf.Tensor4D, b: tf.Tensor4D, filterSize: numbe
 
 /**
  * The structural image term of §C.5 per sample: 10·DSSIM_fs below res 256, 5·DSSIM_fs + 5·DSSIM_fs2 from 256 up,
- * plus 10·MSE; `weight` scales the whole term (1 for reconstruction, bg_style_power/100 for the background term).
+ * plus 10·MSE; `weight` scales the whole term. (The background-style term of §C.5 is not this: it always uses the one
+ * ⌊res/11.6⌋ window, see trainStep.ts.)
  */
 export function imageLossPerSample(target: tf.Tensor4D, pred: tf.Tensor4D, resolution: number, weight = 1): tf.Tensor1D {
   return tf.tidy(() => {

@@ -120,7 +120,8 @@ export class DflOptimizer {
     for (const [name, v] of this.vars) {
       const n = this.kind === 'adabelief' ? 2 : 1;
       const slots: tf.Variable[] = [];
-      for (let i = 0; i < n; i++) slots.push(tf.variable(tf.zerosLike(v), false));
+      // tidy frees the zeros tensor the variable was initialised from (the variable keeps its own reference).
+      for (let i = 0; i < n; i++) slots.push(tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
       this.slotVars.set(name, slots);
     }
   }
@@ -150,7 +151,8 @@ export class DflOptimizer {
     for (const n of names) if (!this.vars.has(n)) throw new Error(`optimizer has no variable ${n}`);
     const lrT = this.lr * lrCosFactor(this.iterations, this.lrCos);
     tf.tidy(() => {
-      const clipped = clipByGlobalNorm(names.map((n) => grads.get(n)!), this.clipNorm);
+      const raw = names.map((n) => grads.get(n)!);
+      const clipped = this.clipNorm > 0 ? clipByGlobalNorm(raw, this.clipNorm) : raw;
       names.forEach((name, i) => {
         const g = clipped[i];
         const w = this.vars.get(name)!;
@@ -186,16 +188,23 @@ export class DflOptimizer {
   /**
    * Load saved state. Slots whose key is missing stay as they are (DFL re-initialises missing keys; a fresh optimizer
    * has zeros); arrays are reshaped to the slot's shape as DFL does, so only the element count must match.
+   * The counter comes from `iters` or, as in a DFL `…_opt.npy` dict, from a `iters:0` entry among the slots.
    */
-  loadState(state: { iters?: number; slots: Map<string, { data: Float32Array | ArrayLike<number> }> }): void {
+  loadState(state: { iters?: number; slots: ReadonlyMap<string, { data: ArrayLike<number | bigint> }> }): void {
     const live = this.slots();
+    let iters = state.iters;
     for (const [key, { data }] of state.slots) {
+      if (key === 'iters:0') {
+        // DFL stores the counter as an int64 scalar in the same file (§C.8, §C.11).
+        if (iters === undefined && data.length > 0) iters = Number(data[0]);
+        continue;
+      }
       const v = live.get(key);
       if (!v) continue;
       if (data.length !== v.size) throw new Error(`optimizer slot ${key}: ${data.length} values for shape [${v.shape}]`);
-      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(data), v.shape, 'float32')));
+      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(data as ArrayLike<number>), v.shape, 'float32')));
     }
-    if (state.iters !== undefined) this.iterations = state.iters;
+    if (iters !== undefined) this.iterations = iters;
   }
 
   dispose(): void {
