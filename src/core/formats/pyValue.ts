@@ -165,4 +165,124 @@ export function pyNumber(v: PyValue | undefined): number | null {
  * separate dtype objects. The reader records the identity here so the writer can reproduce the original byte stream
  * (spec G.3); a WeakMap keeps it out of the NdArray's own fields, so deep equality of values is unaffected.
  */
-export const ndarrayDtypeIdentity = new WeakMap<NdArray, object>();
+export const ndarrayDtypeIdentity = new WeakMap<NdArray, { readonly code: string; readonly byteOrder: string }>();
+
+/**
+ * UTF-8 encoding as Python's pickle does it ('surrogatepass'): a lone UTF-16 surrogate (which a str made from an
+ * undecodable file name can hold) is written as its 3-byte form instead of being replaced, so it round-trips.
+ */
+export function encodeUtf8Pass(s: string): Uint8Array {
+  const out = new Uint8Array(s.length * 3);
+  let o = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c < 0x80) out[o++] = c;
+    else if (c < 0x800) {
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 63);
+    } else if (c < 0x10000) {
+      out[o++] = 0xe0 | (c >> 12);
+      out[o++] = 0x80 | ((c >> 6) & 63);
+      out[o++] = 0x80 | (c & 63);
+    } else {
+      out[o++] = 0xf0 | (c >> 18);
+      out[o++] = 0x80 | ((c >> 12) & 63);
+      out[o++] = 0x80 | ((c >> 6) & 63);
+      out[o++] = 0x80 | (c & 63);
+    }
+  }
+  return out.slice(0, o);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The inverse of `encodeUtf8Pass`: strict UTF-8, except that 3-byte encoded surrogates are accepted (as Python's
+ * unpickler does). Returns null for bytes that are not UTF-8 even so.
+ */
+export function decodeUtf8Pass(b: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(b);
+  } catch {
+    // Fall through to the slow path, which also accepts encoded surrogates.
+  }
+  let s = '';
+  let i = 0;
+  const n = b.length;
+  const cont = (k: number): number => {
+    if (k >= n || (b[k] & 0xc0) !== 0x80) throw new RangeError('bad continuation byte');
+    return b[k] & 63;
+  };
+  try {
+    while (i < n) {
+      const c = b[i];
+      let cp: number;
+      if (c < 0x80) {
+        cp = c;
+        i += 1;
+      } else if (c >= 0xc2 && c < 0xe0) {
+        cp = ((c & 31) << 6) | cont(i + 1);
+        i += 2;
+      } else if (c >= 0xe0 && c < 0xf0) {
+        cp = ((c & 15) << 12) | (cont(i + 1) << 6) | cont(i + 2);
+        if (cp < 0x800) return null;
+        i += 3;
+      } else if (c >= 0xf0 && c < 0xf5) {
+        cp = ((c & 7) << 18) | (cont(i + 1) << 12) | (cont(i + 2) << 6) | cont(i + 3);
+        if (cp < 0x10000 || cp > 0x10ffff) return null;
+        i += 4;
+      } else return null;
+      s += String.fromCodePoint(cp);
+    }
+  } catch {
+    return null;
+  }
+  return s;
+}
+
+/** IEEE half (as its 16 bits) → number. */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** number → IEEE half bits, round to nearest even (exact for any value that came from a half). */
+export function floatToHalf(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
+  return sign | h;
+}
