@@ -1,9 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
-/** ../shared/data from the repo root (overridable), as the unit tests compute it. */
-export const sharedDataDir = resolve(process.env.SAEHDBW_SHARED_DATA ?? join(__dirname, '..', '..', '..', 'shared', 'data'));
-export const hasSharedData = existsSync(sharedDataDir);
+export { hasSharedData, sharedDataDir } from '../unit/sharedData.ts';
 
 export function readDir(dir: string, limit = Infinity): { name: string; bytes: Buffer }[] {
   return readdirSync(dir)

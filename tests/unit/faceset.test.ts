@@ -37,6 +37,14 @@ describe('faceset store', () => {
     expect(thumbs[0]![0]).toBe(0xff);
   });
 
+  it('keeps both roles when the two panels open their facesets at the same time', async () => {
+    const store = freshStore();
+    const [src, dst] = await Promise.all([store.forRole('src'), store.forRole('dst')]);
+    expect(await store.roles()).toEqual({ src: src.id, dst: dst.id });
+    expect((await store.list()).map((f) => f.id).sort()).toEqual([src.id, dst.id].sort());
+    expect((await store.forRole('src')).id).toBe(src.id);
+  });
+
   it('never overwrites a stored face with a new one of the same name', async () => {
     const store = freshStore();
     const fs = await store.forRole('dst');

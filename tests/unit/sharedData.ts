@@ -1,12 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The workplace's real face data (never committed): ../shared/data from the repo root, or SAEHDBW_SHARED_DATA.
  * Tests that need it use `describe.skipIf(!hasSharedData)` and say so in their name, so a fresh clone elsewhere
  * still passes and reports that the real-file tests did not run.
  */
-export const sharedDataDir = resolve(process.env.SAEHDBW_SHARED_DATA ?? join(__dirname, '..', '..', '..', 'shared', 'data'));
+export const sharedDataDir = resolve(process.env.SAEHDBW_SHARED_DATA ?? fileURLToPath(new URL('../../../shared/data', import.meta.url)));
 export const hasSharedData = existsSync(sharedDataDir);
 
 /** Every real DFL aligned JPG under the shared data (aligned/ folders), sorted. */

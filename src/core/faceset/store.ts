@@ -5,10 +5,10 @@
  *   faceset/<id>        → FacesetInfo (index: name, role, face summaries)
  *   faceset/<id>/face/<name>  → FaceRecord (original bytes + parsed metadata)
  *   faceset/<id>/thumb/<name> → Uint8Array JPEG thumbnail
- * Every batch of faces is written together with the updated index in ONE transaction (setMany is atomic), so an
+ * Every batch of faces is written together with the updated index in ONE transaction, so an
  * interrupted import or a full disk leaves the faceset exactly as it was after the last complete batch.
  */
-import { createStore, del, delMany, get, getMany, keys, set, setMany, type UseStore } from 'idb-keyval';
+import { createStore, del, delMany, get, getMany, keys, promisifyRequest, update, type UseStore } from 'idb-keyval';
 import { QuotaError, SaehdError } from '../errors.ts';
 import type { FaceRecord, FaceSummary, FacesetInfo, FacesetRole } from './types.ts';
 
@@ -54,9 +54,9 @@ export class FacesetStore {
     return (await get('roles', this.db)) ?? {};
   }
 
+  /** Read-modify-write in one transaction (`update`), so the two panels starting together never lose a role. */
   async setRole(role: FacesetRole, id: string): Promise<void> {
-    const roles = await this.roles();
-    await set('roles', { ...roles, [role]: id }, this.db);
+    await update<Partial<Record<FacesetRole, string>>>('roles', (roles) => ({ ...(roles ?? {}), [role]: id }), this.db);
   }
 
   /** The faceset a panel shows, created empty on first use. */
@@ -75,14 +75,13 @@ export class FacesetStore {
   async create(name: string, role: FacesetRole, derivedFrom: string | null): Promise<FacesetInfo> {
     const id = `${role}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e9).toString(36)}`;
     const info: FacesetInfo = { id, name, role, createdAt: Date.now(), derivedFrom, faces: [] };
-    const ids = (await get<string[]>('facesets', this.db)) ?? [];
-    await setMany(
-      [
-        [infoKey(id), info],
-        ['facesets', [...ids, id]],
-      ],
-      this.db,
-    );
+    // The index record and the list entry are written in one transaction, reading the list inside it.
+    await this.db('readwrite', (os) => {
+      os.put(info, infoKey(id));
+      const req = os.get('facesets');
+      req.onsuccess = () => os.put([...((req.result as string[] | undefined) ?? []), id], 'facesets');
+      return promisifyRequest(os.transaction);
+    });
     return info;
   }
 
@@ -92,23 +91,32 @@ export class FacesetStore {
    */
   async addFaces(id: string, faces: NewFace[]): Promise<FaceSummary[]> {
     if (faces.length === 0) return [];
-    const info = await this.get(id);
-    const taken = new Set(info.faces.map((f) => f.name));
-    const entries: Parameters<typeof setMany>[0] = [];
     const added: FaceSummary[] = [];
-    for (const f of faces) {
-      const name = uniqueName(f.summary.name, taken);
-      taken.add(name);
-      const summary = { ...f.summary, name };
-      entries.push([faceKey(id, name), { ...f.record, name }]);
-      entries.push([thumbKey(id, name), f.thumb]);
-      added.push(summary);
-    }
-    entries.push([infoKey(id), { ...info, faces: [...info.faces, ...added] }]);
     try {
-      await setMany(entries, this.db);
+      // One transaction: read the index, write faces + thumbnails + the extended index. Either all land or none.
+      await this.db('readwrite', (os) => {
+        const req = os.get(infoKey(id));
+        req.onsuccess = () => {
+          const info = req.result as FacesetInfo | undefined;
+          if (!info) {
+            os.transaction.abort();
+            return;
+          }
+          const taken = new Set(info.faces.map((f) => f.name));
+          for (const f of faces) {
+            const name = uniqueName(f.summary.name, taken);
+            taken.add(name);
+            os.put({ ...f.record, name }, faceKey(id, name));
+            os.put(f.thumb, thumbKey(id, name));
+            added.push({ ...f.summary, name });
+          }
+          os.put({ ...info, faces: [...info.faces, ...added] }, infoKey(id));
+        };
+        return promisifyRequest(os.transaction);
+      });
     } catch (e) {
       if (isQuota(e)) throw new QuotaError(`could not store ${faces.length} more faces`);
+      if (!added.length) throw new FacesetNotFoundError(id);
       throw e;
     }
     return added;
@@ -140,9 +148,15 @@ export class FacesetStore {
 
   /** Remove faces: the index drops them first (one write), then their records go. */
   async removeFaces(id: string, names: string[]): Promise<void> {
-    const info = await this.get(id);
     const drop = new Set(names);
-    await set(infoKey(id), { ...info, faces: info.faces.filter((f) => !drop.has(f.name)) }, this.db);
+    await update<FacesetInfo>(
+      infoKey(id),
+      (info) => {
+        if (!info) throw new FacesetNotFoundError(id);
+        return { ...info, faces: info.faces.filter((f) => !drop.has(f.name)) };
+      },
+      this.db,
+    );
     await delMany(
       names.flatMap((n) => [faceKey(id, n), thumbKey(id, n)]),
       this.db,
@@ -158,18 +172,19 @@ export class FacesetStore {
   }
 
   async rename(id: string, name: string): Promise<void> {
-    const info = await this.get(id);
-    await set(infoKey(id), { ...info, name }, this.db);
+    await update<FacesetInfo>(
+      infoKey(id),
+      (info) => {
+        if (!info) throw new FacesetNotFoundError(id);
+        return { ...info, name };
+      },
+      this.db,
+    );
   }
 
   /** Delete a whole faceset (not the one a panel shows: the caller switches the role first). */
   async delete(id: string): Promise<void> {
-    const ids = (await get<string[]>('facesets', this.db)) ?? [];
-    await set(
-      'facesets',
-      ids.filter((x) => x !== id),
-      this.db,
-    );
+    await update<string[]>('facesets', (ids) => (ids ?? []).filter((x) => x !== id), this.db);
     const prefix = `faceset/${id}/`;
     const all = (await keys(this.db)).filter((k) => typeof k === 'string' && k.startsWith(prefix));
     await delMany([...all, infoKey(id)], this.db);

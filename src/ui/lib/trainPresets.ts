@@ -1,0 +1,42 @@
+/**
+ * Model presets of the training panel and of the training benchmark (issue 3 "Benchmark"): one list, so the browser
+ * test, the bench and a person pressing Start train the same configurations.
+ */
+import { quickTest, seed2GB, validateOptions, type ModelOptions } from '../../core/model/options.ts';
+
+export type TrainPresetId = 'quick' | 'seed' | 'tiny';
+
+export interface TrainPreset {
+  id: TrainPresetId;
+  label: string;
+  options: ModelOptions;
+  /** Shown under the select. */
+  note: string;
+}
+
+/**
+ * DF-UD at 32 px with e/d/mask dims 4 and ae 16, one channel, batch 2: about 0.2 s a step on SwiftShader WebGPU
+ * (shared/notes/webgpu-on-this-machine.md, "tiny" row), small enough for a browser test. It is below DFL's minimum
+ * sizes (resolution ≥ 64, dims ≥ 16/32, spec §C.1), so `validateOptions` would clamp it: it is built from
+ * `quickTest` by hand and handed to `createSaehd` unvalidated (saehdGeometry still checks its structure).
+ */
+export const tinyTest: ModelOptions = { ...quickTest, resolution: 32, ae_dims: 16, e_dims: 4, d_dims: 4, d_mask_dims: 4 };
+
+export const TRAIN_PRESETS: readonly TrainPreset[] = [
+  { id: 'quick', label: 'Quick test', options: quickTest, note: 'DF-UD 64-32-16-16-16, gray, batch 2: a small model to try the pipeline.' },
+  { id: 'seed', label: 'Seed model (2 GB card)', options: seed2GB, note: 'DF-UDT 192-128-48-32-16, gray, batch 6: the SAEHDBW author\u2019s model (29.8 M parameters).' },
+  { id: 'tiny', label: 'Tiny (test)', options: tinyTest, note: 'DF-UD 32 px with tiny dims, below DFL\u2019s minimums: for tests only.' },
+];
+
+export function trainPreset(id: TrainPresetId): TrainPreset {
+  const p = TRAIN_PRESETS.find((x) => x.id === id);
+  if (!p) throw new Error(`unknown preset ${id}`);
+  return p;
+}
+
+/** Benchmark configurations (issue 3): the tiny model and the seed model with 1 and 3 channels at batch 6. */
+export const BENCH_CONFIGS: readonly { name: string; options: ModelOptions }[] = [
+  { name: 'tiny', options: tinyTest },
+  { name: 'seed-1ch', options: seed2GB },
+  { name: 'seed-3ch', options: validateOptions({ ...seed2GB, channels: 3 }) },
+];

@@ -1,0 +1,103 @@
+/// <reference lib="webworker" />
+/**
+ * Sample worker: one faceset side → a queue of ready training batches (samples.protocol.ts). Batches are produced one
+ * after another (the generator is single-threaded JS; two of these workers, src and dst, run side by side), and the
+ * queue is topped up after every `next`, so at steady state the trainer's request is answered from memory.
+ */
+import { SampleError } from '../src/core/errors.ts';
+import { FacesetStore } from '../src/core/faceset/store.ts';
+import { SampleGenerator, type FaceSource, type SampleBatch, type SampleGeneratorOptions } from '../src/core/samples/generator.ts';
+import { facesetFaceSources } from './lib/facesetFaces.ts';
+import { serve } from './lib/serve.ts';
+import type { SampleSideOptions, SamplesCalls } from './samples.protocol.ts';
+
+const store = new FacesetStore();
+
+let state: {
+  options: SampleSideOptions;
+  faces: FaceSource[];
+  generator: SampleGenerator;
+  queue: Promise<SampleBatch>[];
+  /** The production chain: each batch starts when the previous one is finished. */
+  tail: Promise<unknown>;
+} | null = null;
+
+function generatorOptions(o: SampleSideOptions, faces: FaceSource[], seed: number, cacheBytes?: number): SampleGeneratorOptions {
+  return {
+    faces,
+    resolution: o.resolution,
+    channels: o.channels,
+    faceType: o.faceType,
+    randomWarp: o.randomWarp,
+    randomFlip: o.randomFlip,
+    uniformYaw: o.uniformYaw,
+    masks: true,
+    eyesMouthMask: o.eyesMouthMask,
+    randomHsvPower: o.randomHsvPower,
+    batchSize: o.batchSize,
+    seed,
+    ...(cacheBytes === undefined ? {} : { cacheBytes }),
+  };
+}
+
+/** Queue batches until `prefetch` are ready or in production. */
+function fill(): void {
+  const s = state;
+  if (!s) return;
+  while (s.queue.length < s.options.prefetch) {
+    const p = s.tail.then(() => s.generator.nextBatch());
+    // The chain must go on after a failed batch; the failure itself reaches the `next` call that takes `p`.
+    s.tail = p.catch(() => undefined);
+    p.catch(() => undefined);
+    s.queue.push(p);
+  }
+}
+
+serve<SamplesCalls>({
+  async init(req) {
+    const o = req.options;
+    if (!(o.prefetch >= 1)) throw new SampleError(`prefetch must be at least 1, not ${o.prefetch}`);
+    const faces = await facesetFaceSources(store, o.facesetId, o.channels);
+    if (!faces.length) throw new SampleError('the faceset is empty: import faces first');
+    state = { options: o, faces, generator: new SampleGenerator(generatorOptions(o, faces, o.seed)), queue: [], tail: Promise.resolve() };
+    fill();
+    return { faces: faces.length };
+  },
+
+  async next(_req, ctx) {
+    if (!state) throw new SampleError('the sample worker was not initialised');
+    const t0 = performance.now();
+    const p = state.queue.shift()!;
+    fill();
+    const b = await p;
+    ctx.transfer(b.warped.buffer as ArrayBuffer, b.target.buffer as ArrayBuffer, b.targetMask.buffer as ArrayBuffer, b.targetEmMask.buffer as ArrayBuffer);
+    return {
+      warped: b.warped,
+      target: b.target,
+      targetMask: b.targetMask,
+      targetEmMask: b.targetEmMask,
+      faceIds: b.faceIds,
+      waitMs: performance.now() - t0,
+    };
+  },
+
+  async measure(req) {
+    const s = state;
+    if (!s) throw new SampleError('the sample worker was not initialised');
+    await Promise.allSettled(s.queue);
+    const n = Math.max(1, req.batches);
+    const time = async (gen: SampleGenerator, warmup: number): Promise<number> => {
+      for (let i = 0; i < warmup; i++) await gen.nextBatch();
+      const t0 = performance.now();
+      let samples = 0;
+      for (let i = 0; i < n; i++) samples += (await gen.nextBatch()).batchSize;
+      return samples / ((performance.now() - t0) / 1000);
+    };
+    // cacheBytes 0: nothing is kept, every sample reads, decodes and re-crops its face (the large-faceset case).
+    const uncached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.options.seed + 1, 0)), 1);
+    // Default cache; one epoch of warm-up prepares every face (the shuffled stream visits each once per epoch).
+    const warm = Math.ceil(s.faces.length / s.options.batchSize);
+    const cached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.options.seed + 2)), warm);
+    return { uncached, cached };
+  },
+});
