@@ -279,7 +279,8 @@ class Parser {
     if (count * size !== raw.length)
       throw new PickleError(`array of shape (${shape.join(', ')}) and dtype ${dtype.code} needs ${count * size} bytes, the pickle holds ${raw.length}`);
     this.chargeBytes(raw.length);
-    const buf = raw.slice();
+    // A copy in a fresh ArrayBuffer (a Node Buffer's slice() is a view into a shared pool, not a copy).
+    const buf = new Uint8Array(raw);
     const o = dtype.byteOrder;
     const dataBigEndian = o === '>' || o === '!' || ((o === '=' || o === '|') && !LITTLE_ENDIAN_HOST);
     if (size > 1 && dataBigEndian === LITTLE_ENDIAN_HOST) {

@@ -22,7 +22,8 @@ export function initJpegCodec(modules: { decoder: WebAssembly.Module; encoder: W
 /** Decode to RGB (3 channels) or gray (1 channel, when `gray` and the JPEG's pixels are gray anyway). */
 export async function decodeJpeg(bytes: Uint8Array, opts: { channels?: 1 | 3 } = {}): Promise<RawImage> {
   if (initialised) await initialised;
-  const copy = bytes.slice().buffer as ArrayBuffer;
+  // A copy in its own ArrayBuffer: the wasm glue takes the whole buffer (and a Node Buffer is a view into a pool).
+  const copy = new Uint8Array(bytes).buffer as ArrayBuffer;
   let rgba: { data: Uint8ClampedArray; width: number; height: number };
   try {
     rgba = await decodeJpegWasm(copy);
