@@ -101,6 +101,57 @@ describe('import', () => {
     expect((await store.get(fs.id)).faces).toHaveLength(4);
   });
 
+  it('reports a hostile pickle and an absurd declared size per file, and stores the rest', async () => {
+    const store = freshStore();
+    const fs = await store.forRole('src');
+    const [good, other] = await makeDflFaces(2, { size: 64 });
+    const { readJpegSegments } = await import('../../src/core/formats/jpegSegments.ts');
+    const segs = readJpegSegments(other.bytes);
+    // APP15 whose pickle calls os.system: the parser must refuse it without running anything.
+    const app15 = segs.find((x) => x.marker === 0xef)!;
+    const evil = new Uint8Array([0x80, 2, ...new TextEncoder().encode('cos\nsystem\n'), 0x58, 2, 0, 0, 0, 0x69, 0x64, 0x85, 0x52, 0x2e]);
+    const hostile = new Uint8Array([
+      ...other.bytes.subarray(0, app15.start),
+      0xff, 0xef, (evil.length + 2) >> 8, (evil.length + 2) & 0xff, ...evil,
+      ...other.bytes.subarray(app15.end),
+    ]);
+    // SOF declaring 60000x60000: refused from the header, before any decoding.
+    const sof = segs.find((x) => x.marker === 0xc0)!;
+    const huge = other.bytes.slice();
+    huge[sof.dataStart + 1] = 0xea; huge[sof.dataStart + 2] = 0x60; // height 60000
+    huge[sof.dataStart + 3] = 0xea; huge[sof.dataStart + 4] = 0x60; // width 60000
+    const report = await importFaces(
+      [good, { name: 'evil.jpg', bytes: hostile }, { name: 'huge.jpg', bytes: huge }],
+      store,
+      fs.id,
+    );
+    expect(report.imported).toBe(1);
+    const reasons = Object.fromEntries(report.failed.map((f) => [f.name, f.reason]));
+    expect(reasons['evil.jpg']).toContain('refused pickle global "os.system"');
+    expect(reasons['huge.jpg']).toContain('60000x60000 is beyond');
+  });
+
+  it('stops at a full disk, says so, and keeps every face stored before', async () => {
+    const store = freshStore();
+    const fs = await store.forRole('src');
+    const faces = await makeDflFaces(5, { size: 64 });
+    const real = store.addFaces.bind(store);
+    let calls = 0;
+    store.addFaces = async (id, batch) => {
+      if (++calls === 2) {
+        const e = new Error('The quota has been exceeded.');
+        e.name = 'QuotaExceededError';
+        const { QuotaError } = await import('../../src/core/errors.ts');
+        throw new QuotaError(e.message);
+      }
+      return real(id, batch);
+    };
+    const report = await importFaces(faces, store, fs.id, { batchSize: 2 });
+    expect(report.imported).toBe(2);
+    expect(report.stopped).toMatch(/storage is full.*kept/);
+    expect((await store.get(fs.id)).faces.map((f) => f.name)).toEqual(['00001_0.jpg', '00002_0.jpg']);
+  });
+
   it('reads faces from a zip, skipping other entries', async () => {
     const faces = await makeDflFaces(2, { size: 64 });
     const zip = zipSync({ 'aligned/00001_0.jpg': faces[0].bytes, 'aligned/00002_0.jpg': faces[1].bytes, 'aligned/notes.txt': strToU8('x') });
