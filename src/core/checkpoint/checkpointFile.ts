@@ -1,0 +1,159 @@
+/**
+ * The checkpoint file: one binary blob holding everything needed to resume training exactly (weights, optimizer
+ * slots, options, iteration, loss history, preview sample ids, free-form JSON). It is the page's download format, the
+ * unit the checkpoint store splits into chunks, and the command line's model file.
+ *
+ * Layout (little-endian):
+ *   magic "SAEHDBWC" (8 bytes) · u32 format version · u32 header byte length · header (UTF-8 JSON) · zero padding to
+ *   a multiple of 8 · tensor data, each tensor at the offset the header names, 8-byte aligned · u32 CRC-32 of every
+ *   byte before it.
+ * The CRC lets an upload that was truncated or damaged be refused before anything is stored.
+ */
+import { SaehdError } from '../errors.ts';
+
+export const CHECKPOINT_MAGIC = 'SAEHDBWC';
+export const CHECKPOINT_FORMAT_VERSION = 1;
+
+export class CheckpointFormatError extends SaehdError {
+  constructor(detail: string) {
+    super('bad-checkpoint', `not a usable checkpoint: ${detail}`);
+  }
+}
+
+export interface TensorData {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface CheckpointContent {
+  /** Model options (validated by the model's option schema when loaded). */
+  options: Record<string, unknown>;
+  optionsSchemaVersion: number;
+  iter: number;
+  /** [src, dst] loss per iteration, as DFL's loss_history. */
+  lossHistory: [number, number][];
+  /** Weights keyed `module/dflVariableName`. */
+  weights: Map<string, TensorData>;
+  /** Optimizer slots keyed as DFL's optimizer files key them (`ms_encoder/...`). */
+  optimizer: Map<string, TensorData>;
+  /** Anything else that must survive a resume (preview sample ids, merge settings, timers…). */
+  extra: Record<string, unknown>;
+}
+
+interface HeaderTensor {
+  name: string;
+  group: 'w' | 'o';
+  shape: number[];
+  offset: number;
+  length: number;
+}
+interface Header {
+  options: Record<string, unknown>;
+  optionsSchemaVersion: number;
+  iter: number;
+  lossHistory: [number, number][];
+  extra: Record<string, unknown>;
+  tensors: HeaderTensor[];
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  let c = ~crc >>> 0;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+export function encodeCheckpoint(c: CheckpointContent): Uint8Array {
+  const tensors: HeaderTensor[] = [];
+  let offset = 0;
+  const add = (group: 'w' | 'o', m: Map<string, TensorData>) => {
+    for (const [name, t] of m) {
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      if (n !== t.data.length) throw new CheckpointFormatError(`tensor ${name} has ${t.data.length} values for shape [${t.shape}]`);
+      tensors.push({ name, group, shape: [...t.shape], offset, length: t.data.length });
+      offset = align8(offset + t.data.byteLength);
+    }
+  };
+  add('w', c.weights);
+  add('o', c.optimizer);
+  const header: Header = {
+    options: c.options,
+    optionsSchemaVersion: c.optionsSchemaVersion,
+    iter: c.iter,
+    lossHistory: c.lossHistory,
+    extra: c.extra,
+    tensors,
+  };
+  const headerBytes = new TextEncoder().encode(JSON.stringify(header));
+  const dataStart = align8(16 + headerBytes.length);
+  const total = dataStart + offset + 4;
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < 8; i++) out[i] = CHECKPOINT_MAGIC.charCodeAt(i);
+  view.setUint32(8, CHECKPOINT_FORMAT_VERSION, true);
+  view.setUint32(12, headerBytes.length, true);
+  out.set(headerBytes, 16);
+  const all = [...c.weights.values(), ...c.optimizer.values()];
+  tensors.forEach((t, i) => {
+    const d = all[i].data;
+    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), dataStart + t.offset);
+  });
+  view.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
+  return out;
+}
+
+export function decodeCheckpoint(bytes: Uint8Array): CheckpointContent {
+  if (bytes.length < 20) throw new CheckpointFormatError('the file is too short');
+  for (let i = 0; i < 8; i++)
+    if (bytes[i] !== CHECKPOINT_MAGIC.charCodeAt(i)) throw new CheckpointFormatError('it is not a SAEHDBW Web checkpoint file');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== CHECKPOINT_FORMAT_VERSION)
+    throw new CheckpointFormatError(`format version ${version} is not supported by this version (${CHECKPOINT_FORMAT_VERSION})`);
+  const stored = view.getUint32(bytes.length - 4, true);
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored)
+    throw new CheckpointFormatError('its checksum does not match (the file is truncated or damaged)');
+  const headerLen = view.getUint32(12, true);
+  if (16 + headerLen > bytes.length - 4) throw new CheckpointFormatError('its header is longer than the file');
+  let header: Header;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(16, 16 + headerLen)));
+  } catch {
+    throw new CheckpointFormatError('its header is not valid JSON');
+  }
+  if (!header || !Array.isArray(header.tensors) || typeof header.iter !== 'number')
+    throw new CheckpointFormatError('its header lacks tensors or iteration');
+  const dataStart = align8(16 + headerLen);
+  const weights = new Map<string, TensorData>();
+  const optimizer = new Map<string, TensorData>();
+  for (const t of header.tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const start = dataStart + t.offset;
+    if (n !== t.length || t.offset % 8 !== 0 || start + 4 * n > bytes.length - 4)
+      throw new CheckpointFormatError(`tensor ${t.name} lies outside the file`);
+    // Copy into an aligned buffer (the input may sit at any byte offset).
+    const data = new Float32Array(n);
+    new Uint8Array(data.buffer).set(bytes.subarray(start, start + 4 * n));
+    (t.group === 'o' ? optimizer : weights).set(t.name, { shape: t.shape, data });
+  }
+  return {
+    options: header.options,
+    optionsSchemaVersion: header.optionsSchemaVersion,
+    iter: header.iter,
+    lossHistory: header.lossHistory ?? [],
+    extra: header.extra ?? {},
+    weights,
+    optimizer,
+  };
+}
