@@ -6,6 +6,8 @@ const usage = `saehdbw — SAEHDBW Web on the command line (same core as the pag
   saehdbw inspect FILE_OR_DIR...                 one JSON line per DFL aligned face
   saehdbw convert --gray --size N IN_DIR OUT_DIR grayscale / resize a faceset (DFL's resizer)
   saehdbw model [options]                        parameter counts, shapes, GFLOP of an SAEHD model
+  saehdbw predict --model DIR_OR_ZIP --faces IN_DIR --out OUT_DIR [--swap]
+                                                 a DFL model's predicted face and mask per face (PNG)
   saehdbw help                                   this text
 `;
 
@@ -22,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
     inspect: async () => inspectCommand,
     convert: async () => convertCommand,
     model: loadModelCommand,
+    predict: async () => (await import('./commands/predict.ts')).predictCommand,
   };
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(usage);

@@ -56,7 +56,7 @@ export interface LoadedCheckpoint {
 }
 
 export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
   let s = '';
   for (const b of d) s += b.toString(16).padStart(2, '0');
   return s;
