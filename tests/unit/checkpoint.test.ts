@@ -5,9 +5,9 @@ import {
   CheckpointFormatError,
   decodeCheckpoint,
   encodeCheckpoint,
-  crc32,
   type CheckpointContent,
 } from '../../src/core/checkpoint/checkpointFile.ts';
+import { crc32 } from '../../src/core/formats/crc32.ts';
 import { CheckpointCorruptError, CheckpointStore, sha256Hex } from '../../src/core/checkpoint/checkpointStore.ts';
 
 function content(iter: number, seed = 1): CheckpointContent {

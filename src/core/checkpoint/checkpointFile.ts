@@ -10,6 +10,7 @@
  * The CRC lets an upload that was truncated or damaged be refused before anything is stored.
  */
 import { SaehdError } from '../errors.ts';
+import { crc32 } from '../formats/crc32.ts';
 
 export const CHECKPOINT_MAGIC = 'SAEHDBWC';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -56,21 +57,6 @@ interface Header {
   tensors: HeaderTensor[];
 }
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 const align8 = (n: number) => (n + 7) & ~7;
 
