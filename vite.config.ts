@@ -27,6 +27,32 @@ function tfjsWasmFiles(): Plugin {
   };
 }
 
+/**
+ * face-api's weights ship inside @vladmandic/face-api (model/); the extraction worker loads the two nets it uses from
+ * the app's own origin: served from node_modules at /models/face-api/ in dev, emitted into dist/models/face-api/ on
+ * build (the same file list as src/core/extract/detect.ts FACE_API_MODEL_FILES), so no weight file is committed.
+ */
+function faceApiModelFiles(): Plugin {
+  const dir = fileURLToPath(new URL('./node_modules/@vladmandic/face-api/model/', import.meta.url));
+  const nets = ['ssd_mobilenetv1_model', 'face_landmark_68_model'];
+  const files = nets.flatMap((m) => [`${m}-weights_manifest.json`, `${m}.bin`]);
+  const prefix = '/models/face-api/';
+  return {
+    name: 'face-api-model-files',
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const name = req.url?.startsWith(prefix) ? req.url.slice(prefix.length).split('?')[0] : '';
+        if (!files.includes(name)) return next();
+        res.setHeader('Content-Type', name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+        res.end(readFileSync(join(dir, name)));
+      });
+    },
+    generateBundle() {
+      for (const f of files) this.emitFile({ type: 'asset', fileName: `models/face-api/${f}`, source: readFileSync(join(dir, f)) });
+    },
+  };
+}
+
 // Cross-origin isolation lets the wasm backend use threads; the CSP keeps every request on the page's origin.
 const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -37,10 +63,20 @@ const csp =
   "img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; media-src 'self' blob:; object-src 'none'; base-uri 'self'";
 
 export default defineConfig({
-  plugins: [svelte(), tfjsWasmFiles()],
+  plugins: [svelte(), tfjsWasmFiles(), faceApiModelFiles()],
+  // face-api's esm-nobundle build imports tfjs by deep paths; map them to the package entries the app imports, so
+  // dev pre-bundling and the build both keep ONE tfjs instance (and one copy of each backend).
+  resolve: {
+    alias: [{ find: /^@tensorflow\/(tfjs|tfjs-backend-webgl|tfjs-backend-wasm)\/dist\/index\.js$/, replacement: '@tensorflow/$1' }],
+  },
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['@jsquash/jpeg'] },
-  build: { target: 'es2022', chunkSizeWarningLimit: 4096 },
+  build: {
+    target: 'es2022',
+    chunkSizeWarningLimit: 4096,
+    // bench.html: the training benchmark page that bench/train.ts drives (same origin, so it sees the app's facesets).
+    rollupOptions: { input: { main: 'index.html', bench: 'bench.html' } },
+  },
   server: { headers: isolation },
   preview: { headers: { ...isolation, 'Content-Security-Policy': csp } },
 });
