@@ -118,21 +118,45 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointContent {
   } catch {
     throw new CheckpointFormatError('its header is not valid JSON');
   }
-  if (!header || !Array.isArray(header.tensors) || typeof header.iter !== 'number')
+  if (!header || typeof header !== 'object' || !Array.isArray(header.tensors) || !Number.isSafeInteger(header.iter) || header.iter < 0)
     throw new CheckpointFormatError('its header lacks tensors or iteration');
+  // The header is untrusted: check every field's type before use, so a hostile file ends in this error and not in a
+  // TypeError here or in restoreState.
+  const isRecord = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isRecord(header.options) || typeof header.optionsSchemaVersion !== 'number')
+    throw new CheckpointFormatError('its header lacks the model options');
+  if (header.extra !== undefined && !isRecord(header.extra)) throw new CheckpointFormatError('its header has a malformed extra section');
+  if (
+    header.lossHistory !== undefined &&
+    !(Array.isArray(header.lossHistory) &&
+      header.lossHistory.every((r: unknown) => Array.isArray(r) && r.length === 2 && r.every((x) => x === null || typeof x === 'number')))
+  )
+    throw new CheckpointFormatError('its loss history is malformed');
   const dataStart = align8(16 + headerLen);
   const weights = new Map<string, TensorData>();
   const optimizer = new Map<string, TensorData>();
-  for (const t of header.tensors) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const start = dataStart + t.offset;
-    if (n !== t.length || t.offset % 8 !== 0 || start + 4 * n > bytes.length - 4)
-      throw new CheckpointFormatError(`tensor ${t.name} lies outside the file`);
+  // Tensors may not overlap or reuse bytes, so their total size is bounded by the file: a small file cannot make this
+  // allocate more than its own size (many header entries pointing at the same data would otherwise multiply it).
+  const room = bytes.length - 4 - dataStart;
+  let total = 0;
+  header.tensors.forEach((t: unknown, i: number) => {
+    const e = t as HeaderTensor;
+    if (
+      !isRecord(t) || typeof e.name !== 'string' || (e.group !== 'w' && e.group !== 'o') || !Array.isArray(e.shape) ||
+      !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(e.offset) || e.offset < 0 ||
+      !Number.isSafeInteger(e.length)
+    )
+      throw new CheckpointFormatError(`tensor entry ${i} of its header is malformed`);
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const start = dataStart + e.offset;
+    total += 4 * n;
+    if (n !== e.length || e.offset % 8 !== 0 || start + 4 * n > bytes.length - 4 || total > room)
+      throw new CheckpointFormatError(`tensor ${e.name} lies outside the file`);
     // Copy into an aligned buffer (the input may sit at any byte offset).
     const data = new Float32Array(n);
     new Uint8Array(data.buffer).set(bytes.subarray(start, start + 4 * n));
-    (t.group === 'o' ? optimizer : weights).set(t.name, { shape: t.shape, data });
-  }
+    (e.group === 'o' ? optimizer : weights).set(e.name, { shape: e.shape, data });
+  });
   return {
     options: header.options,
     optionsSchemaVersion: header.optionsSchemaVersion,

@@ -4,7 +4,6 @@
  * and faces are committed in batches together with the faceset index (see store.ts), so a cancel or a crash keeps
  * everything stored before it.
  */
-import { unzipSync } from 'fflate';
 import {
   AbortError,
   ImageTooLargeError,
@@ -16,6 +15,7 @@ import {
   toUserMessage,
 } from '../errors.ts';
 import { readDflJpg } from '../formats/dfljpg.ts';
+import { ZipError, safeUnzip } from '../formats/safeUnzip.ts';
 import { decodeJpeg, encodeJpeg } from '../image/jpegCodec.ts';
 import { downscaleArea } from '../image/thumbnail.ts';
 import type { FacesetStore, NewFace } from './store.ts';
@@ -60,21 +60,20 @@ export function expandInputs(files: InputFile[]): { files: InputFile[]; failed: 
     if (/\.zip$/i.test(f.name)) {
       let expanded = 0;
       try {
-        const entries = unzipSync(f.bytes, {
-          filter: (e) => {
-            if (e.name.endsWith('/')) return false;
-            if (!isJpegName(e.name) || baseName(e.name).startsWith('._')) {
-              skipped.push({ name: `${f.name}/${e.name}`, reason: 'not a .jpg face' });
-              return false;
-            }
-            expanded += e.originalSize;
-            if (expanded > MAX_ZIP_EXPANDED_BYTES) throw new SaehdError('zip-too-large', 'expands beyond 2 GiB');
-            return true;
-          },
+        // safeUnzip refuses lying directories (declared sizes, entry counts) before fflate allocates anything.
+        const entries = safeUnzip(f.bytes, (e) => {
+          if (e.name.endsWith('/')) return false;
+          if (!isJpegName(e.name) || baseName(e.name).startsWith('._')) {
+            skipped.push({ name: `${f.name}/${e.name}`, reason: 'not a .jpg face' });
+            return false;
+          }
+          expanded += e.originalSize;
+          if (expanded > MAX_ZIP_EXPANDED_BYTES) throw new SaehdError('zip-too-large', 'expands beyond 2 GiB');
+          return true;
         });
         for (const [name, bytes] of Object.entries(entries)) out.push({ name: baseName(name), bytes });
       } catch (e) {
-        failed.push({ name: f.name, reason: `unreadable zip: ${toUserMessage(e)}` });
+        failed.push({ name: f.name, reason: e instanceof ZipError ? e.message : `unreadable zip: ${toUserMessage(e)}` });
       }
     } else if (isJpegName(f.name)) {
       out.push({ name: baseName(f.name), bytes: f.bytes });

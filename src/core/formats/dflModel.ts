@@ -15,12 +15,13 @@
  * network is checked where the network is built (src/core/model/loadDfl.ts). Every problem is collected, and a folder
  * with any problem is refused as a whole with the full list (DflModelError). This module does not load tfjs.
  */
-import { unzipSync, zipSync } from 'fflate';
+import { zipSync } from 'fflate';
 import { OptionError, SaehdError } from '../errors.ts';
 import { moduleNames, saehdGeometry, type ModuleName } from '../model/geometry.ts';
 import { CT_MODES_ONE_CHANNEL, OPTION_SCHEMA, normalizeOptions, type ModelOptions } from '../model/options.ts';
 import type { SaehdModel } from '../model/saehd.ts';
 import { parsePickle, type PickleLimits } from './pickle.ts';
+import { safeUnzip } from './safeUnzip.ts';
 import { writePickle } from './pickleWriter.ts';
 import {
   PyFloat, PyTuple, cOrderData, isNdArray, ndarray, pyNumber, type NdArray, type PyDict, type PyValue,
@@ -703,24 +704,21 @@ export const MAX_MODEL_ZIP_EXPANDED_BYTES = 4 * 1024 ** 3;
  * and of those only the ones `keep` accepts (all by default). Entries are named as in the zip.
  */
 export function unzipDflModel(zip: Uint8Array, modelName?: string, keep: (name: string) => boolean = () => true): DflFile[] {
+  // safeUnzip: a damaged or lying zip (entry count, declared sizes) ends in a ZipError before anything is allocated.
   const names: string[] = [];
-  unzipSync(zip, {
-    filter: (f) => {
-      if (!f.name.endsWith('/')) names.push(f.name);
-      return false;
-    },
+  safeUnzip(zip, (f) => {
+    if (!f.name.endsWith('/')) names.push(f.name);
+    return false;
   });
   const entry = pickDflModel(names, modelName);
   const wanted = new Set([...entry.files.values()].filter(keep));
   let total = 0;
-  const files = unzipSync(zip, {
-    filter: (f) => {
-      if (!wanted.has(f.name)) return false;
-      total += f.originalSize;
-      if (total > MAX_MODEL_ZIP_EXPANDED_BYTES)
-        throw new DflModelError('dfl-damaged', [`the model's files expand to more than ${MAX_MODEL_ZIP_EXPANDED_BYTES} bytes`], 'zip refused:');
-      return true;
-    },
+  const files = safeUnzip(zip, (f) => {
+    if (!wanted.has(f.name)) return false;
+    total += f.originalSize;
+    if (total > MAX_MODEL_ZIP_EXPANDED_BYTES)
+      throw new DflModelError('dfl-damaged', [`the model's files expand to more than ${MAX_MODEL_ZIP_EXPANDED_BYTES} bytes`], 'zip refused:');
+    return true;
   });
   return Object.entries(files).map(([name, bytes]) => ({ name, bytes }));
 }
