@@ -8,6 +8,11 @@ const usage = `saehdbw — SAEHDBW Web on the command line (same core as the pag
   saehdbw model [options]                        parameter counts, shapes, GFLOP of an SAEHD model
   saehdbw predict --model DIR_OR_ZIP --faces IN_DIR --out OUT_DIR [--swap]
                                                  a DFL model's predicted face and mask per face (PNG)
+  saehdbw train --src DIR --dst DIR --model FILE [--preset NAME | model options] [--iters N]
+                [--backend wasm|cpu|webgpu] [--save-every MIN] [--seed N] [--holdout-every K]
+                                                 train (or resume) a model kept in the page's checkpoint file
+  saehdbw eval --model FILE --faces DIR [--swap] [--side dst|src] [--holdout-every K]
+                                                 mean SSIM / PSNR of the model's output against the faces (JSON)
   saehdbw help                                   this text
 `;
 
@@ -25,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
     convert: async () => convertCommand,
     model: loadModelCommand,
     predict: async () => (await import('./commands/predict.ts')).predictCommand,
+    train: async () => (await import('./commands/train.ts')).trainCommand,
+    eval: async () => (await import('./commands/eval.ts')).evalCommand,
   };
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(usage);
