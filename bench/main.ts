@@ -1,15 +1,25 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { benchFacesets } from './facesets.ts';
+import { benchTrain, TRAIN_BENCH_CONFIGS } from './train.ts';
 
 type Row = Record<string, string | number | null>;
 interface Suite {
   name: string;
-  run: () => Promise<Row[]>;
+  /** Configuration names `--only` may pick inside this suite. */
+  configs?: readonly string[];
+  /** Rows are written as they are, without a `suite` key (their keys are a fixed schema, e.g. issue 3's). */
+  untagged?: boolean;
+  /** `only`: the suite's own name, one of its configurations, or null (everything). */
+  run: (opts: { only: string | null; argv: string[] }) => Promise<Row[]>;
 }
 
-/** The benchmark suites; `--only NAME` runs one suite (or one configuration, where a suite supports it). */
-const suites: Suite[] = [{ name: 'facesets', run: async () => (await benchFacesets()) as unknown as Row[] }];
+/** The benchmark suites; `--only NAME` runs one suite, or one configuration of the suite that lists it. */
+const suites: Suite[] = [
+  { name: 'facesets', run: async () => (await benchFacesets()) as unknown as Row[] },
+  { name: 'train', configs: TRAIN_BENCH_CONFIGS, untagged: true, run: async (o) => (await benchTrain(o)) as unknown as Row[] },
+  { name: 'extract', run: async () => (await (await import('./extract.ts')).benchExtract()) as unknown as Row[] },
+];
 
 export function printTable(title: string, rows: Row[]): void {
   if (!rows.length) return;
@@ -29,12 +39,17 @@ export async function main(argv: string[]): Promise<number> {
     if (argv[i] === '--json') json = argv[++i];
     else if (argv[i] === '--only') only = argv[++i];
   }
+  const picked = suites.filter((s) => !only || only === s.name || s.configs?.includes(only));
+  if (!picked.length) {
+    const known = suites.flatMap((s) => [s.name, ...(s.configs ?? [])]);
+    console.error(`--only ${only}: no suite or configuration of that name (known: ${known.join(', ')})`);
+    return 2;
+  }
   const results: Row[] = [];
-  for (const s of suites) {
-    if (only && only !== s.name) continue;
-    const rows = await s.run();
+  for (const s of picked) {
+    const rows = await s.run({ only: only === s.name ? null : only, argv });
     printTable(s.name, rows);
-    results.push(...rows.map((r) => ({ suite: s.name, ...r })));
+    results.push(...rows.map((r) => (s.untagged ? r : { suite: s.name, ...r })));
   }
   mkdirSync(dirname(json), { recursive: true });
   writeFileSync(json, JSON.stringify(results, null, 2));

@@ -26,7 +26,7 @@ export interface TrainerInitResult {
   params: number;
   /** The adapter / engine that runs the backend, e.g. 'webgpu: google swiftshader (software)' or 'wasm: XNNPACK SIMD, 1 thread'. */
   adapter: string;
-  /** Whether the WebGPU adapter is a software one (SwiftShader, llvmpipe): training there is very slow. */
+  /** Training runs on a software GPU (WebGPU/WebGL on SwiftShader, llvmpipe): very slow. False for wasm and cpu. */
   softwareAdapter: boolean;
   srcFaces: number;
   dstFaces: number;
@@ -54,6 +54,8 @@ export interface TrainProgress {
   numTensors: number;
   /** GPU bytes the backend has allocated (buffer pool, in use or free) after the step; null off the GPU. */
   gpuBytesAllocated: number | null;
+  /** webgpu: the most bytes live GPU buffers held at once during this step (what the step needs); null elsewhere. */
+  gpuBytesInUsePeak: number | null;
   preview?: TrainPreview;
 }
 
@@ -66,6 +68,8 @@ export interface TrainResult {
   cancelled: boolean;
   /** Largest `gpuBytesAllocated` seen after any step of this call (the pool only grows, so this is the peak). */
   peakGpuBytes: number | null;
+  /** Largest `gpuBytesInUsePeak` of this call. */
+  peakGpuBytesInUse: number | null;
 }
 
 type NoProgress = Record<string, never>;

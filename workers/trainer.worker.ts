@@ -63,6 +63,26 @@ function gpuBytesAllocated(backend: BackendName): number | null {
   return null;
 }
 
+/**
+ * Peak bytes held by live GPU buffers during a step. tfjs-backend-webgpu pools buffers by exact (size, usage) and
+ * never frees them (buffer_manager.js), so numBytesAllocatedInGPU is the footprint the pool keeps while this peak is
+ * what the step actually needs at once; both matter for a 2 GB card. Tracked by observing `acquireBuffer`, the one
+ * place numBytesUsed grows; behaviour is unchanged.
+ */
+let inUsePeak = 0;
+const observedManagers = new WeakSet<object>();
+function observeGpuBuffers(): void {
+  const bm = (tf.backend() as unknown as { bufferManager?: { numBytesUsed: number; acquireBuffer: (...a: unknown[]) => unknown } }).bufferManager;
+  if (!bm || typeof bm.acquireBuffer !== 'function' || observedManagers.has(bm)) return;
+  observedManagers.add(bm);
+  const acquire = bm.acquireBuffer.bind(bm);
+  bm.acquireBuffer = (...a: unknown[]) => {
+    const buffer = acquire(...a);
+    if (bm.numBytesUsed > inUsePeak) inUsePeak = bm.numBytesUsed;
+    return buffer;
+  };
+}
+
 async function describeAdapter(backend: BackendName, env: BackendEnv): Promise<{ adapter: string; software: boolean }> {
   if (backend === 'webgpu' && env.webgpu) {
     const soft = isSoftwareAdapter(env.webgpu);
@@ -72,9 +92,9 @@ async function describeAdapter(backend: BackendName, env: BackendEnv): Promise<{
   if (backend === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const n = wasm.getThreadsCount();
-    return { adapter: `wasm: XNNPACK on the CPU, ${n} thread${n === 1 ? '' : 's'}`, software: true };
+    return { adapter: `wasm: XNNPACK on the CPU, ${n} thread${n === 1 ? '' : 's'}`, software: false };
   }
-  return { adapter: 'cpu: plain JavaScript', software: true };
+  return { adapter: 'cpu: plain JavaScript', software: false };
 }
 
 /** Sample settings of one side (spec §C.1: flips per side, HSV jitter on src only; §C.9 pretrain overrides). */
@@ -126,12 +146,41 @@ function makePreview(s: Session, batch: TrainBatch, iter: number): Promise<Train
   });
 }
 
+/**
+ * The threaded wasm binary starts its pthreads as blob: workers that `importScripts` a blob: copy of the module. A
+ * Content-Security-Policy whose script-src has no `blob:` (the app's preview/production policy, vite.config.ts)
+ * blocks that import, and the failure kills this worker. So probe the policy the same way (a blob: script) and fall
+ * back to the single-threaded SIMD binary when it is refused (CSP Level 3 §6.1.1: script-src governs worker imports).
+ */
+async function blobScriptsAllowed(): Promise<boolean> {
+  const url = URL.createObjectURL(new Blob(['export default 1;'], { type: 'text/javascript' }));
+  try {
+    await import(/* @vite-ignore */ url);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+let wasmThreadsChecked = false;
+async function prepareWasm(): Promise<void> {
+  if (wasmThreadsChecked) return;
+  wasmThreadsChecked = true;
+  // The flag exists once the wasm package is loaded, and is read when its backend initialises.
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await blobScriptsAllowed())) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+}
+
 async function init(req: TrainerInitRequest): Promise<TrainerInitResult> {
   closeSession();
   backendEnv ??= await probeBackendEnv();
   const env = backendEnv;
+  if (req.backend === 'auto' || req.backend === 'wasm') await prepareWasm();
   // setupBackend calls tf.setBackend (and, for wasm, setWasmPaths with <origin>/wasm/ first, as workers need an absolute URL).
   const choice = await setupBackend(req.backend, { env });
+  if (choice.backend === 'webgpu') observeGpuBuffers();
   const o = req.options;
   const seed = req.seed >>> 0;
   const prefetch = Math.max(1, req.prefetch ?? 3);
@@ -181,6 +230,7 @@ serve<TrainerCalls>({
     let steps = 0;
     let last: { srcLoss: number; dstLoss: number } | null = null;
     let peak: number | null = null;
+    let peakInUse: number | null = null;
     s.pending ??= requestPair(s);
     while (steps < iterations && !ctx.signal.aborted) {
       const t0 = performance.now();
@@ -191,7 +241,10 @@ serve<TrainerCalls>({
       const waitMs = performance.now() - t0;
       s.pending = requestPair(s);
       const batch: TrainBatch = { src, dst };
+      inUsePeak = 0;
       const r = await s.trainer.step(batch);
+      const stepInUse = s.backend === 'webgpu' ? inUsePeak : null;
+      if (stepInUse !== null) peakInUse = Math.max(peakInUse ?? 0, stepInUse);
       const msPerIter = performance.now() - t0;
       steps++;
       last = { srcLoss: r.srcLoss, dstLoss: r.dstLoss };
@@ -200,10 +253,10 @@ serve<TrainerCalls>({
       const preview = req.previewEvery && r.iter % req.previewEvery === 0 ? await makePreview(s, batch, r.iter) : undefined;
       ctx.progress({
         iter: r.iter, srcLoss: r.srcLoss, dstLoss: r.dstLoss, msPerIter, waitMs,
-        numTensors: tf.memory().numTensors, gpuBytesAllocated: gpu, ...(preview ? { preview } : {}),
+        numTensors: tf.memory().numTensors, gpuBytesAllocated: gpu, gpuBytesInUsePeak: stepInUse, ...(preview ? { preview } : {}),
       });
     }
-    return { iter: s.trainer.iter, lastLosses: last, steps, cancelled: steps < iterations, peakGpuBytes: peak };
+    return { iter: s.trainer.iter, lastLosses: last, steps, cancelled: steps < iterations, peakGpuBytes: peak, peakGpuBytesInUse: peakInUse };
   },
 
   async matmul(req, ctx) {

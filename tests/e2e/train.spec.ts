@@ -48,7 +48,7 @@ async function trainTiny(page: Page, backend: 'webgpu' | 'wasm', steps: number):
   await train.getByLabel('Iterations').fill(String(steps));
   await train.getByLabel('Preview every').selectOption('0');
   await train.getByRole('button', { name: 'Start training' }).click();
-  await expect(train.getByTestId('train-backend')).toContainText(`${backend} —`, { timeout: 60_000 });
+  await expect(train.getByTestId('train-backend')).toContainText(`${backend}:`, { timeout: 60_000 });
   await expect(train.getByTestId('train-iter')).toHaveText(String(steps), { timeout: 150_000 });
   await expect(train.getByRole('button', { name: 'Start training' })).toBeVisible();
   await expect(train.getByRole('alert')).toHaveCount(0);

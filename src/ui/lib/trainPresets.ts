@@ -15,17 +15,18 @@ export interface TrainPreset {
 }
 
 /**
- * DF-UD at 32 px with e/d/mask dims 4 and ae 16, one channel, batch 2: about 0.2 s a step on SwiftShader WebGPU
- * (shared/notes/webgpu-on-this-machine.md, "tiny" row), small enough for a browser test. It is below DFL's minimum
+ * DF-UD at 32 px with e/d/mask dims 4 and ae 16, one channel, batch 2 (246,770 parameters): about 0.1 s a step on
+ * wasm and 1–2 s on SwiftShader WebGPU, where its ~3,200 small kernels per step cost more than its 0.07 GFLOP, so it
+ * suits a browser test. It is below DFL's minimum
  * sizes (resolution ≥ 64, dims ≥ 16/32, spec §C.1), so `validateOptions` would clamp it: it is built from
  * `quickTest` by hand and handed to `createSaehd` unvalidated (saehdGeometry still checks its structure).
  */
 export const tinyTest: ModelOptions = { ...quickTest, resolution: 32, ae_dims: 16, e_dims: 4, d_dims: 4, d_mask_dims: 4 };
 
 export const TRAIN_PRESETS: readonly TrainPreset[] = [
-  { id: 'quick', label: 'Quick test', options: quickTest, note: 'DF-UD 64-32-16-16-16, gray, batch 2: a small model to try the pipeline.' },
-  { id: 'seed', label: 'Seed model (2 GB card)', options: seed2GB, note: 'DF-UDT 192-128-48-32-16, gray, batch 6: the SAEHDBW author\u2019s model (29.8 M parameters).' },
-  { id: 'tiny', label: 'Tiny (test)', options: tinyTest, note: 'DF-UD 32 px with tiny dims, below DFL\u2019s minimums: for tests only.' },
+  { id: 'quick', label: 'Quick test', options: quickTest, note: 'a small model to try the pipeline.' },
+  { id: 'seed', label: 'Seed model (2 GB card)', options: seed2GB, note: 'the SAEHDBW author\u2019s model for a 2 GB card (29.8 M parameters).' },
+  { id: 'tiny', label: 'Tiny (test)', options: tinyTest, note: 'dims below DFL\u2019s minimums, for tests only.' },
 ];
 
 export function trainPreset(id: TrainPresetId): TrainPreset {

@@ -2,7 +2,7 @@ import type { BackendPref } from '../../core/train/backend.ts';
 import { toUserMessage } from '../../core/errors.ts';
 import type { FacesetInfo } from '../../core/faceset/types.ts';
 import type { TrainerCalls, TrainerInitResult, TrainPreview, TrainProgress } from '../../../workers/trainer.protocol.ts';
-import { WorkerClient } from '../lib/workerClient.ts';
+import { WorkerCallError, WorkerClient } from '../lib/workerClient.ts';
 import { trainPreset, type TrainPresetId } from '../lib/trainPresets.ts';
 
 /** One finished iteration, as the loss chart and the browser test read them. */
@@ -86,8 +86,9 @@ export class TrainState {
       );
     } catch (e) {
       this.error = toUserMessage(e);
-      // A failed init leaves no usable worker; after a failed step the model is still good (the update was skipped).
-      if (this.sessionKey !== key) this.shutdown();
+      // A failed init or a crashed worker leaves nothing to continue; after a failed step (e.g. a non-finite loss)
+      // the model is still good, because the step's update was skipped, so Start may go on from it.
+      if (this.sessionKey !== key || (e instanceof WorkerCallError && e.code === 'worker-crash')) this.shutdown();
     } finally {
       this.abort = null;
       this.status = 'idle';
