@@ -6,6 +6,7 @@ import { toUserMessage } from '../../core/errors.ts';
 import type { FacesetCalls } from '../../../workers/faceset.protocol.ts';
 import { probeCapabilities, probeStorage, requestPersistence } from '../lib/capabilities.ts';
 import { WorkerClient } from '../lib/workerClient.ts';
+import { downloadBlob } from '../lib/download.ts';
 
 export interface ReportEntry {
   role: FacesetRole;
@@ -115,7 +116,7 @@ export class FacesetPanelState {
     const res = await this.run(`Exporting ${info.faces.length} faces`, (signal, progress) =>
       this.app.worker.call('export', { facesetId: info.id }, { signal, onProgress: (p) => progress(p.done, p.total) }),
     );
-    if (res) download(new Blob([res.zip], { type: 'application/zip' }), res.fileName);
+    if (res) downloadBlob(new Blob([res.zip], { type: 'application/zip' }), res.fileName);
   }
 
   async removeFace(name: string): Promise<void> {
@@ -196,15 +197,4 @@ export class AppState {
     if (!panel.info) return;
     this.selected = { role, record: await this.store.face(panel.info.id, name) };
   }
-}
-
-function download(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

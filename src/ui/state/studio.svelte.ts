@@ -12,6 +12,7 @@ import type { BackendPref } from '../../core/train/backend.ts';
 import type { FacesetInfo } from '../../core/faceset/types.ts';
 import type { StudioCalls, StudioInitResult, StudioPreview, StudioProgress } from '../../../workers/studio.protocol.ts';
 import { WorkerCallError, WorkerClient } from '../lib/workerClient.ts';
+import { downloadBytes } from '../lib/download.ts';
 import {
   autosaveDue,
   backupDue,
@@ -56,16 +57,6 @@ export function describeError(e: unknown): string {
   return m.replace(/:\n\s*-\s*/g, ': ').replace(/\n\s*(-|…)\s*/g, '; ').replace(/\n/g, ' ');
 }
 
-export function downloadBytes(bytes: Uint8Array, name: string, type = 'application/octet-stream'): void {
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 30_000);
-}
 
 /** Free bytes the storage estimate reports, or null when unknown. */
 async function freeBytes(): Promise<number | null> {
