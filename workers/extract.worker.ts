@@ -21,6 +21,7 @@ import { normalizeFaceType } from '../src/core/samples/faceAlign.ts';
 import { setupBackend } from '../src/core/train/backend.ts';
 import type { ExtractCalls, ExtractFaceReview, ExtractFrameReview } from './extract.protocol.ts';
 import { serve } from './lib/serve.ts';
+import { blobScriptsAllowed } from './lib/tfjsSetup.ts';
 
 const store = new FacesetStore();
 let ready: Promise<{ detector: FaceDetector; backend: string }> | null = null;
@@ -34,22 +35,6 @@ async function loadModelFile(file: string): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-/**
- * The threaded wasm binary starts its pthreads as blob: workers that `importScripts` a blob: copy of the module; the
- * app's Content-Security-Policy (no `blob:` in script-src) refuses that and the refusal kills this worker. Probe the
- * policy with a blob: module and use the single-threaded SIMD binary when it is refused (as trainer.worker.ts does).
- */
-async function blobScriptsAllowed(): Promise<boolean> {
-  const url = URL.createObjectURL(new Blob(['export default 1;'], { type: 'text/javascript' }));
-  try {
-    await import(/* @vite-ignore */ url);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    URL.revokeObjectURL(url);
-  }
-}
 
 /** Backend (WebGPU/WebGL on a real GPU, else wasm; core/train/backend.ts) and the two face-api nets, once. */
 function detector(): Promise<{ detector: FaceDetector; backend: string }> {

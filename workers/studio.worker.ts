@@ -5,20 +5,19 @@
  * modelState.ts), so the page's checkpoints and the command line's model files are one format.
  */
 import * as tf from '@tensorflow/tfjs';
-import { adapterName, isSoftwareAdapter } from '../src/core/env.ts';
 import { SaehdError } from '../src/core/errors.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/core/checkpoint/checkpointFile.ts';
 import { captureState, restoreState } from '../src/core/checkpoint/modelState.ts';
 import { createSaehd, type SaehdModel } from '../src/core/model/saehd.ts';
 import type { ModelOptions } from '../src/core/model/options.ts';
 import { probeBackendEnv, setupBackend, type BackendEnv, type BackendName } from '../src/core/train/backend.ts';
-import { createTrainer, pretrainSampleOverrides, type TrainBatch, type Trainer } from '../src/core/train/trainStep.ts';
+import { createTrainer, type TrainBatch, type Trainer } from '../src/core/train/trainStep.ts';
 import { WorkerCallError, WorkerClient } from '../src/ui/lib/workerClient.ts';
 import { serve } from './lib/serve.ts';
-import type { SampleBatchMessage, SampleSideOptions, SamplesCalls } from './samples.protocol.ts';
+import { describeAdapter, prepareWasm, sideOptions, type Side } from './lib/tfjsSetup.ts';
+import type { SampleBatchMessage, SamplesCalls } from './samples.protocol.ts';
 import type { StudioCalls, StudioInitRequest, StudioInitResult, StudioPreview } from './studio.protocol.ts';
 
-type Side = 'src' | 'dst';
 
 interface Session {
   options: ModelOptions;
@@ -66,37 +65,7 @@ function closeSession(): void {
   s.model.dispose();
 }
 
-async function describeAdapter(backend: BackendName, env: BackendEnv): Promise<{ adapter: string; software: boolean }> {
-  if (backend === 'webgpu' && env.webgpu) {
-    const soft = isSoftwareAdapter(env.webgpu);
-    return { adapter: `webgpu: ${adapterName(env.webgpu)}${soft ? ' (software adapter)' : ''}`, software: soft };
-  }
-  if (backend === 'webgl' && env.webgl) return { adapter: `webgl: ${env.webgl.renderer}`, software: env.webgl.software };
-  if (backend === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    const n = wasm.getThreadsCount();
-    return { adapter: `wasm: XNNPACK on the CPU, ${n} thread${n === 1 ? '' : 's'}`, software: false };
-  }
-  return { adapter: 'cpu: plain JavaScript', software: false };
-}
 
-function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed: number, prefetch: number): SampleSideOptions {
-  const eff = { ...o, ...pretrainSampleOverrides(o) };
-  return {
-    facesetId,
-    resolution: o.resolution,
-    channels: o.channels,
-    faceType: o.face_type,
-    randomWarp: eff.random_warp,
-    randomFlip: side === 'src' ? eff.random_src_flip : eff.random_dst_flip,
-    uniformYaw: eff.uniform_yaw,
-    eyesMouthMask: o.eyes_mouth_prio,
-    randomHsvPower: side === 'src' ? eff.random_hsv_power : 0,
-    batchSize: o.batch_size,
-    seed: (seed * 2 + (side === 'src' ? 0 : 1)) >>> 0,
-    prefetch,
-  };
-}
 
 function spawnSamples(side: Side): WorkerClient<SamplesCalls> {
   return new WorkerClient<SamplesCalls>(new Worker(new URL('./samples.worker.ts', import.meta.url), { type: 'module', name: `studio-samples-${side}` }));
@@ -120,25 +89,6 @@ async function takePair(s: Session): Promise<TrainBatch> {
   return { src, dst };
 }
 
-/** The threaded wasm binary needs blob: scripts; fall back to one thread when the page's CSP refuses them. */
-async function blobScriptsAllowed(): Promise<boolean> {
-  const url = URL.createObjectURL(new Blob(['export default 1;'], { type: 'text/javascript' }));
-  try {
-    await import(/* @vite-ignore */ url);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    URL.revokeObjectURL(url);
-  }
-}
-let wasmChecked = false;
-async function prepareWasm(): Promise<void> {
-  if (wasmChecked) return;
-  wasmChecked = true;
-  await import('@tensorflow/tfjs-backend-wasm');
-  if (!(await blobScriptsAllowed())) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-}
 
 async function init(req: StudioInitRequest): Promise<StudioInitResult> {
   await exclusive(async () => closeSession());

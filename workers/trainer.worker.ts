@@ -9,18 +9,17 @@
  * never a synchronous read-back; a NaN/Inf loss rejects with NonFiniteLossError and ends the call as an error).
  */
 import * as tf from '@tensorflow/tfjs';
-import { adapterName, isSoftwareAdapter } from '../src/core/env.ts';
 import { SaehdError, throwIfAborted } from '../src/core/errors.ts';
 import { createSaehd, type SaehdModel } from '../src/core/model/saehd.ts';
 import type { ModelOptions } from '../src/core/model/options.ts';
 import { probeBackendEnv, setupBackend, type BackendEnv, type BackendName } from '../src/core/train/backend.ts';
-import { createTrainer, pretrainSampleOverrides, type TrainBatch, type Trainer } from '../src/core/train/trainStep.ts';
+import { createTrainer, type TrainBatch, type Trainer } from '../src/core/train/trainStep.ts';
 import { WorkerCallError, WorkerClient } from '../src/ui/lib/workerClient.ts';
 import { serve } from './lib/serve.ts';
-import type { SampleBatchMessage, SampleSideOptions, SamplesCalls } from './samples.protocol.ts';
+import { describeAdapter, prepareWasm, sideOptions, type Side } from './lib/tfjsSetup.ts';
+import type { SampleBatchMessage, SamplesCalls } from './samples.protocol.ts';
 import type { TrainerCalls, TrainerInitRequest, TrainerInitResult, TrainPreview } from './trainer.protocol.ts';
 
-type Side = 'src' | 'dst';
 
 interface Session {
   options: ModelOptions;
@@ -83,38 +82,7 @@ function observeGpuBuffers(): void {
   };
 }
 
-async function describeAdapter(backend: BackendName, env: BackendEnv): Promise<{ adapter: string; software: boolean }> {
-  if (backend === 'webgpu' && env.webgpu) {
-    const soft = isSoftwareAdapter(env.webgpu);
-    return { adapter: `webgpu: ${adapterName(env.webgpu)}${soft ? ' (software adapter)' : ''}`, software: soft };
-  }
-  if (backend === 'webgl' && env.webgl) return { adapter: `webgl: ${env.webgl.renderer}`, software: env.webgl.software };
-  if (backend === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    const n = wasm.getThreadsCount();
-    return { adapter: `wasm: XNNPACK on the CPU, ${n} thread${n === 1 ? '' : 's'}`, software: false };
-  }
-  return { adapter: 'cpu: plain JavaScript', software: false };
-}
 
-/** Sample settings of one side (spec §C.1: flips per side, HSV jitter on src only; §C.9 pretrain overrides). */
-function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed: number, prefetch: number): SampleSideOptions {
-  const eff = { ...o, ...pretrainSampleOverrides(o) };
-  return {
-    facesetId,
-    resolution: o.resolution,
-    channels: o.channels,
-    faceType: o.face_type,
-    randomWarp: eff.random_warp,
-    randomFlip: side === 'src' ? eff.random_src_flip : eff.random_dst_flip,
-    uniformYaw: eff.uniform_yaw,
-    eyesMouthMask: o.eyes_mouth_prio,
-    randomHsvPower: side === 'src' ? eff.random_hsv_power : 0,
-    batchSize: o.batch_size,
-    seed: (seed * 2 + (side === 'src' ? 0 : 1)) >>> 0,
-    prefetch,
-  };
-}
 
 function spawnSamples(side: Side): WorkerClient<SamplesCalls> {
   return new WorkerClient<SamplesCalls>(new Worker(new URL('./samples.worker.ts', import.meta.url), { type: 'module', name: `samples-${side}` }));
@@ -146,32 +114,7 @@ function makePreview(s: Session, batch: TrainBatch, iter: number): Promise<Train
   });
 }
 
-/**
- * The threaded wasm binary starts its pthreads as blob: workers that `importScripts` a blob: copy of the module. A
- * Content-Security-Policy whose script-src has no `blob:` (the app's preview/production policy, vite.config.ts)
- * blocks that import, and the failure kills this worker. So probe the policy the same way (a blob: script) and fall
- * back to the single-threaded SIMD binary when it is refused (CSP Level 3 §6.1.1: script-src governs worker imports).
- */
-async function blobScriptsAllowed(): Promise<boolean> {
-  const url = URL.createObjectURL(new Blob(['export default 1;'], { type: 'text/javascript' }));
-  try {
-    await import(/* @vite-ignore */ url);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    URL.revokeObjectURL(url);
-  }
-}
 
-let wasmThreadsChecked = false;
-async function prepareWasm(): Promise<void> {
-  if (wasmThreadsChecked) return;
-  wasmThreadsChecked = true;
-  // The flag exists once the wasm package is loaded, and is read when its backend initialises.
-  await import('@tensorflow/tfjs-backend-wasm');
-  if (!(await blobScriptsAllowed())) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-}
 
 async function init(req: TrainerInitRequest): Promise<TrainerInitResult> {
   closeSession();
