@@ -1,7 +1,9 @@
 import { defineConfig } from '@playwright/test';
 import { chromiumLaunchOptions } from './tests/e2e/chromium.ts';
 
-const port = 4173;
+// E2E_PORT / SAEHDBW_DIST let parallel runs use their own preview server and build folder.
+const port = Number(process.env.E2E_PORT ?? 4173);
+const outDir = process.env.SAEHDBW_DIST ?? 'dist';
 
 export default defineConfig({
   testDir: 'tests/e2e',
@@ -16,7 +18,7 @@ export default defineConfig({
     trace: 'off',
   },
   webServer: {
-    command: 'npm run preview',
+    command: `npx vite preview --host 127.0.0.1 --port ${port} --strictPort --outDir ${outDir}`,
     url: `http://127.0.0.1:${port}`,
     reuseExistingServer: !process.env.CI,
     timeout: 60_000,

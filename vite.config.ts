@@ -72,6 +72,8 @@ export default defineConfig({
   worker: { format: 'es' },
   optimizeDeps: { exclude: ['@jsquash/jpeg'] },
   build: {
+    // SAEHDBW_DIST lets several checkouts' builds and e2e runs share one tree without overwriting each other.
+    outDir: process.env.SAEHDBW_DIST ?? 'dist',
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
     // bench.html: the training benchmark page that bench/train.ts drives (same origin, so it sees the app's facesets).
