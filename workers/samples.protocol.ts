@@ -4,6 +4,8 @@
  * a finished batch instead of waiting for decode + warp. Batches travel as transferred Float32Array buffers.
  */
 
+import type { CtMode } from '../src/core/model/options.ts';
+
 /** Generator settings of one side, derived from the model options by the trainer (spec §C.1, §D.3, §D.6). */
 export interface SampleSideOptions {
   facesetId: string;
@@ -17,6 +19,13 @@ export interface SampleSideOptions {
   /** Fill the eyes-and-mouth mask (needed only with eyes_mouth_prio). */
   eyesMouthMask: boolean;
   randomHsvPower: number;
+  /**
+   * Training colour transfer (`ct_mode`, spec §D.2 step 2, §E.1): src samples are re-coloured toward a random face of
+   * the reference faceset. 'none' or absent on the dst side and in pretraining.
+   */
+  ctMode?: CtMode;
+  /** The faceset the `ctMode` references are drawn from (the dst faceset); default: the app's dst faceset. */
+  ctFacesetId?: string;
   batchSize: number;
   seed: number;
   /** Ready batches kept queued (≥ 1). */

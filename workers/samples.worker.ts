@@ -4,6 +4,7 @@
  * after another (the generator is single-threaded JS; two of these workers, src and dst, run side by side), and the
  * queue is topped up after every `next`, so at steady state the trainer's request is answered from memory.
  */
+import { colorTransferHook } from '../src/core/color/index.ts';
 import { SampleError } from '../src/core/errors.ts';
 import { FacesetStore } from '../src/core/faceset/store.ts';
 import { SampleGenerator, type FaceSource, type SampleBatch, type SampleGeneratorOptions } from '../src/core/samples/generator.ts';
@@ -16,13 +17,16 @@ const store = new FacesetStore();
 let state: {
   options: SampleSideOptions;
   faces: FaceSource[];
+  /** Reference faces of `ct_mode` (spec §D.2 step 2), or null without colour transfer. */
+  ctFaces: FaceSource[] | null;
   generator: SampleGenerator;
   queue: Promise<SampleBatch>[];
   /** The production chain: each batch starts when the previous one is finished. */
   tail: Promise<unknown>;
 } | null = null;
 
-function generatorOptions(o: SampleSideOptions, faces: FaceSource[], seed: number, cacheBytes?: number): SampleGeneratorOptions {
+function generatorOptions(o: SampleSideOptions, faces: FaceSource[], ctFaces: FaceSource[] | null, seed: number, cacheBytes?: number): SampleGeneratorOptions {
+  const ct = ctFaces && o.ctMode ? colorTransferHook(o.ctMode, ctFaces, 'bgr') : null;
   return {
     faces,
     resolution: o.resolution,
@@ -36,8 +40,21 @@ function generatorOptions(o: SampleSideOptions, faces: FaceSource[], seed: numbe
     randomHsvPower: o.randomHsvPower,
     batchSize: o.batchSize,
     seed,
+    ...(ct ? { colorTransfer: ct } : {}),
     ...(cacheBytes === undefined ? {} : { cacheBytes }),
   };
+}
+
+/**
+ * The dst faces `ct_mode` draws its references from (spec §D.2 step 2): the faceset the trainer names, else the one the
+ * app's destination panel shows (the faceset a studio session trains dst on).
+ */
+async function referenceFaces(o: SampleSideOptions): Promise<FaceSource[]> {
+  const id = o.ctFacesetId ?? (await store.roles()).dst;
+  if (!id) throw new SampleError(`ct_mode ${o.ctMode} needs a destination faceset to take colours from`);
+  const faces = await facesetFaceSources(store, id, o.channels);
+  if (!faces.length) throw new SampleError(`ct_mode ${o.ctMode} needs destination faces to take colours from: import them first`);
+  return faces;
 }
 
 /** Queue batches until `prefetch` are ready or in production. */
@@ -59,7 +76,8 @@ serve<SamplesCalls>({
     if (!(o.prefetch >= 1)) throw new SampleError(`prefetch must be at least 1, not ${o.prefetch}`);
     const faces = await facesetFaceSources(store, o.facesetId, o.channels);
     if (!faces.length) throw new SampleError('the faceset is empty: import faces first');
-    state = { options: o, faces, generator: new SampleGenerator(generatorOptions(o, faces, o.seed)), queue: [], tail: Promise.resolve() };
+    const ctFaces = o.ctMode && o.ctMode !== 'none' ? await referenceFaces(o) : null;
+    state = { options: o, faces, ctFaces, generator: new SampleGenerator(generatorOptions(o, faces, ctFaces, o.seed)), queue: [], tail: Promise.resolve() };
     fill();
     return { faces: faces.length };
   },
@@ -94,10 +112,10 @@ serve<SamplesCalls>({
       return samples / ((performance.now() - t0) / 1000);
     };
     // cacheBytes 0: nothing is kept, every sample reads, decodes and re-crops its face (the large-faceset case).
-    const uncached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.options.seed + 1, 0)), 1);
+    const uncached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.ctFaces, s.options.seed + 1, 0)), 1);
     // Default cache; one epoch of warm-up prepares every face (the shuffled stream visits each once per epoch).
     const warm = Math.ceil(s.faces.length / s.options.batchSize);
-    const cached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.options.seed + 2)), warm);
+    const cached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.ctFaces, s.options.seed + 2)), warm);
     return { uncached, cached };
   },
 });

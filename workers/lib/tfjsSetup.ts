@@ -25,8 +25,11 @@ export async function describeAdapter(backend: BackendName, env: BackendEnv): Pr
   return { adapter: 'cpu: plain JavaScript', software: false };
 }
 
-/** Sample settings of one side (spec §C.1: flips per side, HSV jitter on src only; §C.9 pretrain overrides). */
-export function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed: number, prefetch: number): SampleSideOptions {
+/**
+ * Sample settings of one side (spec §C.1: flips per side, HSV jitter and `ct_mode` on src only; §C.9 pretrain
+ * overrides). `ctFacesetId`: the dst faceset the src side's colour-transfer references come from (§D.2 step 2).
+ */
+export function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed: number, prefetch: number, ctFacesetId?: string): SampleSideOptions {
   const eff = { ...o, ...pretrainSampleOverrides(o) };
   return {
     facesetId,
@@ -38,6 +41,8 @@ export function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed
     uniformYaw: eff.uniform_yaw,
     eyesMouthMask: o.eyes_mouth_prio,
     randomHsvPower: side === 'src' ? eff.random_hsv_power : 0,
+    ctMode: side === 'src' ? eff.ct_mode : 'none',
+    ...(ctFacesetId ? { ctFacesetId } : {}),
     batchSize: o.batch_size,
     seed: (seed * 2 + (side === 'src' ? 0 : 1)) >>> 0,
     prefetch,
