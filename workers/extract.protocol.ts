@@ -26,6 +26,8 @@ export interface ExtractFrameReview {
 
 export interface ExtractRequest {
   frames: (File | { name: string; bytes: ArrayBuffer })[];
+  /** Read the frames from this FrameStore set (e.g. a decoded video) instead of `frames` (issue 7). */
+  frameSetId?: string;
   /** A face type name or option code (h, mf, f, wf, head; spec §D.7). */
   faceType: string;
   size: number;

@@ -15,6 +15,7 @@ import { FACE_API_MODEL_PATH, FaceDetector, type DetectOptions, type FaceApiModu
 import { extractFrameFaces, extractedToNewFace } from '../src/core/extract/extract.ts';
 import { blurScore, sortScores, yawScore, type FaceScore } from '../src/core/extract/sortFaces.ts';
 import { FacesetStore } from '../src/core/faceset/store.ts';
+import { FrameStore } from '../src/core/frames/frameStore.ts';
 import { decodeJpeg } from '../src/core/image/jpegCodec.ts';
 import type { RawImage } from '../src/core/image/rawImage.ts';
 import { normalizeFaceType } from '../src/core/samples/faceAlign.ts';
@@ -24,6 +25,7 @@ import { serve } from './lib/serve.ts';
 import { blobScriptsAllowed } from './lib/tfjsSetup.ts';
 
 const store = new FacesetStore();
+const frameStore = new FrameStore();
 let ready: Promise<{ detector: FaceDetector; backend: string }> | null = null;
 /** The backend the detector runs on (with the reason when it had to fall back). */
 let backendName = '';
@@ -98,7 +100,9 @@ serve<ExtractCalls>({
     const faceType = normalizeFaceType(req.faceType);
     await store.get(req.targetFacesetId); // fails early with "faceset missing"
     const { detector: det } = await detector();
-    const total = req.frames.length;
+    // Frames from a stored frame set (a decoded video) are read one at a time, so a long video never sits in memory.
+    const setNames = req.frameSetId ? await frameStore.frameNames(req.frameSetId) : null;
+    const total = setNames ? setNames.length : req.frames.length;
     const failed: { name: string; reason: string }[] = [];
     let faces = 0, cancelled = false, stopped: string | null = null, detectMs = 0, writeMs = 0;
     for (let i = 0; i < total; i++) {
@@ -111,11 +115,15 @@ serve<ExtractCalls>({
         }
         throw e;
       }
-      const f = req.frames[i];
-      const name = f.name.split(/[\\/]/).pop() ?? f.name;
+      const f = setNames ? null : req.frames[i];
+      const name = setNames ? setNames[i] : (f!.name.split(/[\\/]/).pop() ?? f!.name);
       let review: ExtractFrameReview = { frame: name, width: 0, height: 0, faces: [], error: null };
       try {
-        const bytes = f instanceof File ? new Uint8Array(await f.arrayBuffer()) : new Uint8Array(f.bytes);
+        const bytes = !f
+          ? (await frameStore.getFrame(req.frameSetId!, name)).bytes
+          : f instanceof File
+            ? new Uint8Array(await f.arrayBuffer())
+            : new Uint8Array(f.bytes);
         const img = await decodeFrame(name, bytes);
         review = { ...review, width: img.width, height: img.height };
         let t = performance.now();

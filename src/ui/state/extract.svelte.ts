@@ -1,6 +1,7 @@
 import { toUserMessage } from '../../core/errors.ts';
 import type { FaceScore, SortKey } from '../../core/extract/sortFaces.ts';
 import type { FacesetRole } from '../../core/faceset/types.ts';
+import { FrameStore } from '../../core/frames/frameStore.ts';
 import type { ExtractCalls, ExtractFaceReview } from '../../../workers/extract.protocol.ts';
 import { WorkerClient } from '../lib/workerClient.ts';
 import type { AppState } from './app.svelte.ts';
@@ -27,6 +28,22 @@ export interface SortedView {
   trash: FaceScore[];
 }
 
+/** A stored frame set (a decoded video, issue 7) to extract from instead of picked files. */
+export interface FrameSetSource {
+  id: string;
+  name: string;
+  count: number;
+}
+
+/**
+ * The video panel hands a frame set over here ("Extract faces"): ExtractPanel picks the request up, extracts with its
+ * own options into `role`'s faceset and shows the review as for picked frames.
+ */
+export const extractHandOff = $state<{ request: (FrameSetSource & { role: FacesetRole }) | null }>({ request: null });
+
+/** Review images of a frame set are made for the frames the review list shows (ExtractPanel shows 200). */
+const SET_REVIEW_URLS = 200;
+
 const isFrameFile = (f: File) => /\.(jpe?g|png|webp|bmp|gif)$/i.test(f.name) || f.type.startsWith('image/');
 
 /**
@@ -35,6 +52,8 @@ const isFrameFile = (f: File) => /\.(jpe?g|png|webp|bmp|gif)$/i.test(f.name) || 
  */
 export class ExtractState {
   frames = $state<File[]>([]);
+  /** When set, frames come from this stored frame set instead of `frames`. */
+  frameSet = $state<FrameSetSource | null>(null);
   target = $state<FacesetRole>('dst');
   faceType = $state('whole_face');
   size = $state(256);
@@ -65,13 +84,21 @@ export class ExtractState {
   }
 
   addFrames(files: File[]): void {
+    this.frameSet = null;
     const picked = files.filter(isFrameFile);
     const known = new Set(this.frames.map((f) => f.name));
     this.frames = [...this.frames, ...picked.filter((f) => !known.has(f.name))].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
   }
 
+  /** Extract from a stored frame set (replaces picked frames). */
+  useFrameSet(set: FrameSetSource): void {
+    this.frames = [];
+    this.frameSet = set;
+  }
+
   clearFrames(): void {
     this.frames = [];
+    this.frameSet = null;
     this.clearReview();
   }
 
@@ -86,23 +113,26 @@ export class ExtractState {
   }
 
   async extract(): Promise<void> {
-    if (this.busy || !this.frames.length) return;
+    if (this.busy || (!this.frames.length && !this.frameSet)) return;
     await this.app.askPersistenceOnce();
     const role = this.target;
     const panel = this.panel(role);
     const info = panel.info ?? (await this.app.store.forRole(role));
-    const frames = this.frames.slice();
+    const set = this.frameSet;
+    const frames = set ? [] : this.frames.slice();
     const byName = new Map(frames.map((f) => [f.name, f]));
+    const frameStore = set ? new FrameStore() : null;
+    const total = set ? set.count : frames.length;
     this.clearReview();
     this.error = null;
     this.stats = null;
     const abort = new AbortController();
-    this.busy = { label: `Extracting faces from ${frames.length} frame${frames.length === 1 ? '' : 's'}`, done: 0, total: frames.length, abort };
+    this.busy = { label: `Extracting faces from ${total} frame${total === 1 ? '' : 's'}${set ? ` of ${set.name}` : ''}`, done: 0, total, abort };
     let lastRefresh = performance.now();
     try {
       const res = await this.worker().call(
         'extract',
-        { frames, faceType: this.faceType, size: this.size, gray: this.gray, largestOnly: this.largestOnly, targetFacesetId: info.id },
+        { frames, frameSetId: set?.id, faceType: this.faceType, size: this.size, gray: this.gray, largestOnly: this.largestOnly, targetFacesetId: info.id },
         {
           signal: abort.signal,
           onProgress: (p) => {
@@ -111,6 +141,7 @@ export class ExtractState {
               const file = byName.get(p.frame.frame);
               const url = file && !p.frame.error ? URL.createObjectURL(file) : null;
               this.reviews = [...this.reviews, { ...p.frame, url, faces: p.frame.faces.map((f) => ({ ...f, removed: false })) }];
+              if (set && frameStore && !p.frame.error && this.reviews.length <= SET_REVIEW_URLS) void this.setReviewUrl(frameStore, set.id, p.frame.frame);
             }
             if (performance.now() - lastRefresh > 1500) {
               lastRefresh = performance.now();
@@ -137,6 +168,16 @@ export class ExtractState {
       await panel.refresh().catch(() => undefined);
       await this.app.refreshStorage();
     }
+  }
+
+  /** A stored frame's image for the review list (read from IndexedDB on this thread). */
+  private async setReviewUrl(frameStore: FrameStore, setId: string, name: string): Promise<void> {
+    const f = await frameStore.getFrame(setId, name).catch(() => null);
+    if (!f) return;
+    const url = URL.createObjectURL(new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: f.type }));
+    let used = false;
+    this.reviews = this.reviews.map((r) => (r.frame === name && !r.url ? ((used = true), { ...r, url }) : r));
+    if (!used) URL.revokeObjectURL(url);
   }
 
   cancel(): void {
