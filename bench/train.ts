@@ -1,6 +1,6 @@
 /**
  * Training benchmark (issue 3 "Benchmark"): drives the BUILT app in Chromium. Faces go into the src and dst facesets
- * through the app's own drop zones, then bench.html runs each configuration in a fresh trainer worker: the sample
+ * through the app's own drop zones, then bench.html runs each configuration in a fresh training worker: the sample
  * generator's throughput, warm-up iterations (the first compiles shaders), timed iterations, then a 1024³ matMul
  * (one untimed run, three timed) for the backend's own throughput — after training, so its buffers stay out of the
  * training's GPU-memory peak.

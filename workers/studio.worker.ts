@@ -1,13 +1,33 @@
 /// <reference lib="webworker" />
 /**
- * The training studio's worker (studio.protocol.ts). The model, trainer and sample workers are set up as in
- * trainer.worker.ts; a checkpoint is restored with restoreState and captured with captureState (src/core/checkpoint/
- * modelState.ts), so the page's checkpoints and the command line's model files are one format.
+ * The training worker (studio.protocol.ts). Every tensor of the model lives here, on the backend `init` chose
+ * (src/core/train/backend.ts; WebGPU / WebGL / wasm / cpu). Batches come from two nested sample workers, one per side,
+ * each with its own queue of ready batches, so decoding and warping overlap the GPU step (issue 3 "Samples").
+ *
+ * Per iteration: take the src and dst batches (ready in the queues), ask for the next pair right away (the postMessage
+ * round trip then overlaps the step), run the step (its losses come back through `await data()`, never a synchronous
+ * read-back; a NaN/Inf loss rejects with NonFiniteLossError and ends the call as an error).
+ *
+ * A checkpoint is restored with restoreState and captured with captureState (src/core/checkpoint/modelState.ts), so the
+ * page's checkpoints and the command line's model files are one format. The fixed preview faces travel in the
+ * checkpoint as attachments (issue 5: previews after a reload show the same faces), as does an imported DFL model's
+ * data.dat (issue 4: its other keys go back out on export).
+ *
+ * WebGPU device loss (a driver reset, a removed or sleeping GPU): the device's `lost` promise settles; from then on
+ * every call fails with DEVICE_LOST_CODE, and the studio replaces this worker and resumes from the last good save.
+ * Nothing on a lost device can be read back, so nothing is captured here after it.
  */
 import * as tf from '@tensorflow/tfjs';
-import { SaehdError } from '../src/core/errors.ts';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/core/checkpoint/checkpointFile.ts';
+import { SaehdError, throwIfAborted } from '../src/core/errors.ts';
+import { decodeCheckpoint, encodeCheckpoint, type CheckpointContent } from '../src/core/checkpoint/checkpointFile.ts';
 import { captureState, restoreState } from '../src/core/checkpoint/modelState.ts';
+import {
+  dflClassFor, dflFileName, dflModelNameFor, exportDflModel, parseWeightsFile, readDflModel, unzipDflModel, zipDflModel,
+  type DflAuxState, type DflModel,
+} from '../src/core/formats/dflModel.ts';
+import { parsePickle } from '../src/core/formats/pickle.ts';
+import type { PyDict } from '../src/core/formats/pyValue.ts';
+import { loadDflModel } from '../src/core/model/loadDfl.ts';
 import { createSaehd, type SaehdModel } from '../src/core/model/saehd.ts';
 import type { ModelOptions } from '../src/core/model/options.ts';
 import { probeBackendEnv, setupBackend, type BackendEnv, type BackendName } from '../src/core/train/backend.ts';
@@ -16,8 +36,17 @@ import { WorkerCallError, WorkerClient } from '../src/ui/lib/workerClient.ts';
 import { serve } from './lib/serve.ts';
 import { describeAdapter, prepareWasm, sideOptions, type Side } from './lib/tfjsSetup.ts';
 import type { SampleBatchMessage, SamplesCalls } from './samples.protocol.ts';
-import type { StudioCalls, StudioInitRequest, StudioInitResult, StudioPreview } from './studio.protocol.ts';
+import {
+  DEVICE_LOST_CODE, type DflImportResult, type StudioCalls, type StudioInitRequest, type StudioInitResult, type StudioPreview,
+  type StudioProgress,
+} from './studio.protocol.ts';
 
+/** Fixed preview faces: the targets of the first batch of each side, `n` faces of res×res×ch (issue 5, §C.10). */
+interface PreviewFaces {
+  src: Float32Array;
+  dst: Float32Array;
+  n: number;
+}
 
 interface Session {
   options: ModelOptions;
@@ -25,13 +54,18 @@ interface Session {
   model: SaehdModel;
   trainer: Trainer;
   samples: Record<Side, WorkerClient<SamplesCalls>>;
+  /** The next batch of each side, already requested. */
   pending: { src: Promise<SampleBatchMessage>; dst: Promise<SampleBatchMessage> } | null;
   lossHistory: [number, number][];
-  /** Fixed preview faces (targets of the first batch of each side), so previews and the timelapse compare like with like. */
-  previewFaces: { src: Float32Array; dst: Float32Array; n: number } | null;
+  previewFaces: PreviewFaces | null;
+  /** Attachments of the checkpoint this session started from (an imported DFL data.dat…), carried into captures. */
+  attachments: Map<string, Uint8Array>;
+  /** The checkpoint's `extra` (e.g. an imported model's DFL name and pickle protocol), under the caller's own keys. */
+  extra: Record<string, unknown>;
 }
 
 let session: Session | null = null;
+/** Facts from the first probe (the adapter does not change while the worker lives). */
 let backendEnv: BackendEnv | null = null;
 
 /** One step, one capture or one preview at a time. */
@@ -48,7 +82,94 @@ class NotInitialisedError extends SaehdError {
   }
 }
 
+class DeviceLostError extends SaehdError {
+  constructor(detail: string) {
+    super(DEVICE_LOST_CODE, `the GPU device was lost (${detail})`);
+  }
+}
+
+// ---- WebGPU device loss ------------------------------------------------------------------------------------------------
+
+interface GpuDeviceLike {
+  lost: Promise<{ reason?: string; message?: string }>;
+  destroy(): void;
+}
+
+/** Set once the device of this worker's webgpu backend is lost; every later call fails with it. */
+let deviceLost: DeviceLostError | null = null;
+/** Rejects when the device is lost (never settles otherwise); raced against every GPU call. */
+let deviceLostSignal: Promise<never> = new Promise<never>(() => undefined);
+
+function gpuDevice(): GpuDeviceLike | null {
+  const d = (tf.backend() as unknown as { device?: GpuDeviceLike }).device;
+  return d && typeof d.destroy === 'function' && d.lost instanceof Promise ? d : null;
+}
+
+const watchedDevices = new WeakSet<object>();
+function watchDevice(): void {
+  const d = gpuDevice();
+  if (!d || watchedDevices.has(d)) return;
+  watchedDevices.add(d);
+  deviceLostSignal = d.lost.then((info) => {
+    deviceLost = new DeviceLostError([info?.reason, info?.message].filter(Boolean).join(': ') || 'unknown reason');
+    throw deviceLost;
+  });
+  deviceLostSignal.catch(() => undefined);
+}
+
+function checkDevice(): void {
+  if (deviceLost) throw deviceLost;
+}
+
+/**
+ * `p`, unless the device is lost first. A call on a lost device may also fail on its own first (a buffer read-back
+ * rejects) while `lost` settles a moment later: such a failure is reported as the device loss it is.
+ */
+async function unlessLost<T>(p: Promise<T>): Promise<T> {
+  checkDevice();
+  try {
+    return await Promise.race([p, deviceLostSignal]);
+  } catch (e) {
+    if (!deviceLost && session?.backend === 'webgpu') await new Promise((r) => setTimeout(r, 100));
+    if (deviceLost) throw deviceLost;
+    throw e;
+  }
+}
+
+// ---- GPU memory ----------------------------------------------------------------------------------------------------------
+
+function gpuBytesAllocated(backend: BackendName): number | null {
+  const m = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number; numBytesInGPUAllocated?: number };
+  // webgpu: every GPUBuffer its buffer manager created (in use or pooled); webgl: the texture pool's bytes.
+  if (backend === 'webgpu') return m.numBytesAllocatedInGPU ?? null;
+  if (backend === 'webgl') return m.numBytesInGPUAllocated ?? null;
+  return null;
+}
+
+/**
+ * Peak bytes held by live GPU buffers during a step. tfjs-backend-webgpu pools buffers by exact (size, usage) and
+ * never frees them (buffer_manager.js), so numBytesAllocatedInGPU is the footprint the pool keeps while this peak is
+ * what the step actually needs at once; both matter for a 2 GB card. Tracked by observing `acquireBuffer`, the one
+ * place numBytesUsed grows; behaviour is unchanged.
+ */
+let inUsePeak = 0;
+const observedManagers = new WeakSet<object>();
+function observeGpuBuffers(): void {
+  const bm = (tf.backend() as unknown as { bufferManager?: { numBytesUsed: number; acquireBuffer: (...a: unknown[]) => unknown } }).bufferManager;
+  if (!bm || typeof bm.acquireBuffer !== 'function' || observedManagers.has(bm)) return;
+  observedManagers.add(bm);
+  const acquire = bm.acquireBuffer.bind(bm);
+  bm.acquireBuffer = (...a: unknown[]) => {
+    const buffer = acquire(...a);
+    if (bm.numBytesUsed > inUsePeak) inUsePeak = bm.numBytesUsed;
+    return buffer;
+  };
+}
+
+// ---- session ---------------------------------------------------------------------------------------------------------------
+
 function need(): Session {
+  checkDevice();
   if (!session) throw new NotInitialisedError();
   return session;
 }
@@ -57,22 +178,27 @@ function closeSession(): void {
   if (!session) return;
   const s = session;
   session = null;
+  // Queued batch requests die with their workers; their rejections are expected.
   s.pending?.src.catch(() => undefined);
   s.pending?.dst.catch(() => undefined);
   s.samples.src.terminate();
   s.samples.dst.terminate();
-  s.trainer.dispose();
-  s.model.dispose();
+  // On a lost device the buffers are gone already; disposing only drops tfjs' bookkeeping.
+  try {
+    s.trainer.dispose();
+    s.model.dispose();
+  } catch {
+    // a lost device may refuse; the worker is about to be replaced
+  }
 }
 
-
-
 function spawnSamples(side: Side): WorkerClient<SamplesCalls> {
-  return new WorkerClient<SamplesCalls>(new Worker(new URL('./samples.worker.ts', import.meta.url), { type: 'module', name: `studio-samples-${side}` }));
+  return new WorkerClient<SamplesCalls>(new Worker(new URL('./samples.worker.ts', import.meta.url), { type: 'module', name: `samples-${side}` }));
 }
 
 function requestPair(s: Session): NonNullable<Session['pending']> {
   const p = { src: s.samples.src.call('next', {}), dst: s.samples.dst.call('next', {}) };
+  // A request may be left pending when training stops or the session is closed; never an unhandled rejection.
   p.src.catch(() => undefined);
   p.dst.catch(() => undefined);
   return p;
@@ -89,13 +215,48 @@ async function takePair(s: Session): Promise<TrainBatch> {
   return { src, dst };
 }
 
+// ---- preview faces in the checkpoint ------------------------------------------------------------------------------------
+
+const PREVIEW_SRC = 'preview/src';
+const PREVIEW_DST = 'preview/dst';
+/** DFL shows up to four faces per side in its preview (§C.10). */
+const PREVIEW_FACES = 4;
+
+function previewFacesFrom(b: TrainBatch, o: ModelOptions): PreviewFaces {
+  const one = o.resolution ** 2 * o.channels;
+  const n = Math.min(PREVIEW_FACES, o.batch_size);
+  return { src: b.src.target.slice(0, n * one), dst: b.dst.target.slice(0, n * one), n };
+}
+
+const floatBytes = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+
+/** The preview faces stored in a checkpoint, when they fit the model's resolution and channels; else null. */
+function previewFacesOf(content: CheckpointContent, o: ModelOptions): PreviewFaces | null {
+  const meta = content.extra.previewFaces as { n?: unknown; resolution?: unknown; channels?: unknown } | undefined;
+  const src = content.attachments?.get(PREVIEW_SRC);
+  const dst = content.attachments?.get(PREVIEW_DST);
+  if (!meta || !src || !dst || meta.resolution !== o.resolution || meta.channels !== o.channels) return null;
+  const n = Number(meta.n);
+  const bytes = 4 * n * o.resolution ** 2 * o.channels;
+  if (!Number.isInteger(n) || n < 1 || n > PREVIEW_FACES || src.length !== bytes || dst.length !== bytes) return null;
+  const f = (b: Uint8Array) => new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  return { src: f(src), dst: f(dst), n };
+}
+
+// ---- calls -----------------------------------------------------------------------------------------------------------------
 
 async function init(req: StudioInitRequest): Promise<StudioInitResult> {
+  checkDevice();
   await exclusive(async () => closeSession());
   backendEnv ??= await probeBackendEnv();
   const env = backendEnv;
   if (req.backend === 'auto' || req.backend === 'wasm') await prepareWasm();
+  // setupBackend calls tf.setBackend (and, for wasm, setWasmPaths with <origin>/wasm/ first, as workers need an absolute URL).
   const choice = await setupBackend(req.backend, { env });
+  if (choice.backend === 'webgpu') {
+    watchDevice();
+    observeGpuBuffers();
+  }
   const seed = req.seed >>> 0;
   const prefetch = Math.max(1, req.prefetch ?? 3);
   let model: SaehdModel;
@@ -104,15 +265,21 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
   let lossHistory: [number, number][] = [];
   let extra: Record<string, unknown> = {};
   let notes: string[] = [];
+  let previewFaces: PreviewFaces | null = null;
+  let attachments = new Map<string, Uint8Array>();
   if (req.checkpoint) {
     // Decoding checks the CRC; restoreState checks every shape: a bad file throws here and nothing is kept.
-    const r = await restoreState(decodeCheckpoint(req.checkpoint), { seed, overrides: req.overrides ?? {} });
+    const content = decodeCheckpoint(req.checkpoint);
+    const r = await restoreState(content, { seed, overrides: req.overrides ?? {} });
     model = r.model;
     trainer = r.trainer!;
     options = r.options;
     lossHistory = r.lossHistory;
-    extra = r.extra;
+    const { previewFaces: _meta, ...rest } = r.extra;
+    extra = rest;
     notes = [...r.changed.map((c) => `changed: ${c}`), ...r.kept, ...r.notes];
+    previewFaces = previewFacesOf(content, options);
+    attachments = new Map([...(content.attachments ?? [])].filter(([k]) => k !== PREVIEW_SRC && k !== PREVIEW_DST));
   } else {
     options = req.options;
     model = createSaehd(options, seed);
@@ -124,11 +291,12 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
     }
   }
   const samples = { src: spawnSamples('src'), dst: spawnSamples('dst') };
-  const s: Session = { options, backend: choice.backend, model, trainer, samples, pending: null, lossHistory, previewFaces: null };
+  const s: Session = { options, backend: choice.backend, model, trainer, samples, pending: null, lossHistory, previewFaces, attachments, extra };
   session = s;
   try {
+    // Name the side in errors, so "the faceset is empty" says which one.
     const start = (side: Side, id: string) =>
-      samples[side].call('init', { options: sideOptions(options, side, id, seed, prefetch) }).catch((e: unknown) => {
+      samples[side].call('init', { options: sideOptions(options, side, id, seed, prefetch, req.dstFacesetId) }).catch((e: unknown) => {
         const code = e instanceof WorkerCallError ? e.code : 'samples';
         throw new SaehdError(code, `${side === 'src' ? 'source' : 'destination'} faceset: ${e instanceof Error ? e.message : String(e)}`);
       });
@@ -145,6 +313,7 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
       lossHistory: lossHistory.slice(),
       extra,
       notes,
+      previewFacesRestored: previewFaces !== null,
       srcFaces: src.faces,
       dstFaces: dst.faces,
       numTensors: tf.memory().numTensors,
@@ -155,12 +324,8 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
   }
 }
 
-async function ensurePreviewFaces(s: Session): Promise<NonNullable<Session['previewFaces']>> {
-  if (s.previewFaces) return s.previewFaces;
-  const b = await takePair(s);
-  const one = s.options.resolution ** 2 * s.options.channels;
-  const n = Math.min(4, s.options.batch_size);
-  s.previewFaces = { src: b.src.target.slice(0, n * one), dst: b.dst.target.slice(0, n * one), n };
+async function ensurePreviewFaces(s: Session): Promise<PreviewFaces> {
+  s.previewFaces ??= previewFacesFrom(await takePair(s), s.options);
   return s.previewFaces;
 }
 
@@ -177,6 +342,7 @@ async function renderPreview(s: Session, rows: number): Promise<StudioPreview> {
     const ss = s.model.predict(src, 'src_src');
     const dd = s.model.predict(dst, 'dst_dst');
     const sd = s.model.predict(dst, 'src_dst');
+    // Model images are BGR with 3 channels → RGB for display.
     const rgb = (t: tf.Tensor4D) => (ch === 3 ? tf.reverse(t, 3) : t);
     return [src, ss.image, dst, dd.image, sd.image].map(rgb).concat([ss.mask, dd.mask, sd.mask]).map((t) => tf.keep(t));
   });
@@ -194,6 +360,104 @@ async function renderPreview(s: Session, rows: number): Promise<StudioPreview> {
   }
 }
 
+async function capture(s: Session, extra: Record<string, unknown>): Promise<Uint8Array> {
+  const f = s.previewFaces;
+  const content = await captureState(s.model, s.trainer, s.options, s.lossHistory, {
+    ...s.extra,
+    ...extra,
+    ...(f ? { previewFaces: { n: f.n, resolution: s.options.resolution, channels: s.options.channels } } : {}),
+  });
+  const attachments = new Map(s.attachments);
+  if (f) {
+    attachments.set(PREVIEW_SRC, floatBytes(f.src));
+    attachments.set(PREVIEW_DST, floatBytes(f.dst));
+  }
+  if (attachments.size) content.attachments = attachments;
+  return encodeCheckpoint(content);
+}
+
+// ---- DeepFaceLab folders (issue 4, spec §C.11) ----------------------------------------------------------------------------
+
+const DFL_DATA = 'dfl/data.dat';
+/** Discriminator files an import keeps as they are, so an export hands them back when this run does not use them. */
+const DFL_AUX_PARTS = ['code_discriminator', 'D_code_opt', 'GAN', 'GAN_opt'] as const;
+
+async function importDfl(req: { files?: { name: string; bytes: Uint8Array }[]; zip?: Uint8Array; modelName?: string }): Promise<DflImportResult> {
+  if (session) throw new SaehdError('busy', 'import runs in a worker of its own, not in a training one');
+  const files = req.zip ? unzipDflModel(req.zip, req.modelName) : (req.files ?? []);
+  // File-level problems (missing, damaged, unsupported class or options) throw DflModelError with the full list.
+  const dfl = readDflModel(files, { modelName: req.modelName });
+  await setupBackend('cpu');
+  // Shape problems throw DflModelError 'dfl-weights'; loadDflModel disposes what it built.
+  const loaded = loadDflModel(dfl, { seed: 1 });
+  try {
+    const trainer = loaded.trainer!;
+    const content = await captureState(loaded.model, trainer, loaded.options, loaded.lossHistory, {
+      seed: 1,
+      dfl: { modelName: dfl.modelName, modelClass: dfl.modelClass, dataProtocol: dfl.dataProtocol },
+    });
+    const attachments = new Map<string, Uint8Array>();
+    const byBase = new Map(files.map((f) => [f.name.split(/[\\/]/).pop()!, f.bytes]));
+    const data = byBase.get(dflFileName(dfl.modelName, dfl.modelClass, 'data'));
+    if (data) attachments.set(DFL_DATA, data);
+    for (const part of DFL_AUX_PARTS) {
+      const b = byBase.get(dflFileName(dfl.modelName, dfl.modelClass, part));
+      if (b) attachments.set(`dfl/${part}.npy`, b);
+    }
+    content.attachments = attachments;
+    return {
+      checkpoint: encodeCheckpoint(content),
+      modelName: dfl.modelName,
+      modelClass: dfl.modelClass,
+      iter: trainer.iter,
+      params: loaded.model.paramCount(),
+      notes: loaded.notes,
+    };
+  } finally {
+    loaded.trainer?.dispose();
+    loaded.model.dispose();
+  }
+}
+
+/** The DFL source an export keeps: data.dat's other keys and discriminator files this run does not use. */
+function dflSourceOf(content: CheckpointContent): Pick<DflModel, 'data' | 'dataProtocol' | 'codeDiscriminator' | 'gan'> | undefined {
+  const a = content.attachments;
+  const data = a?.get(DFL_DATA);
+  if (!a || !data) return undefined;
+  const meta = (content.extra.dfl ?? {}) as { dataProtocol?: unknown };
+  const parsed = parsePickle(data);
+  const problems: string[] = [];
+  const aux = (w: string, o: string): DflAuxState | null => {
+    const wb = a.get(`dfl/${w}.npy`);
+    const ob = a.get(`dfl/${o}.npy`);
+    const weights = wb ? parseWeightsFile(wb, w, problems).arrays : null;
+    const opt = ob ? parseWeightsFile(ob, o, problems) : null;
+    return weights || opt ? { weights, optimizer: opt ? { iters: opt.iters ?? 0, slots: opt.arrays } : null } : null;
+  };
+  return {
+    data: parsed instanceof Map ? (parsed as PyDict) : new Map(),
+    dataProtocol: meta.dataProtocol === 4 ? 4 : 3,
+    codeDiscriminator: aux('code_discriminator', 'D_code_opt'),
+    gan: aux('GAN', 'GAN_opt'),
+  };
+}
+
+async function exportDfl(req: { checkpoint: Uint8Array; name: string }) {
+  if (session) throw new SaehdError('busy', 'export runs in a worker of its own, not in a training one');
+  await setupBackend('cpu');
+  const content = decodeCheckpoint(req.checkpoint);
+  const r = await restoreState(content, {});
+  try {
+    const meta = (content.extra.dfl ?? {}) as { modelName?: unknown };
+    const modelName = typeof meta.modelName === 'string' ? meta.modelName : dflModelNameFor(req.name);
+    const files = await exportDflModel(r.model, r.trainer, r.options, r.iter, r.lossHistory, modelName, { source: dflSourceOf(content) });
+    return { zip: zipDflModel(files), modelName: dflModelNameFor(modelName), modelClass: dflClassFor(r.options.channels), files: files.map((f) => f.name) };
+  } finally {
+    r.trainer?.dispose();
+    r.model.dispose();
+  }
+}
+
 serve<StudioCalls>({
   init,
 
@@ -201,38 +465,54 @@ serve<StudioCalls>({
     const s = need();
     const iterations = Math.max(0, Math.floor(req.iterations));
     let steps = 0;
+    let last: { srcLoss: number; dstLoss: number } | null = null;
+    let peak: number | null = null;
+    let peakInUse: number | null = null;
     while (steps < iterations && !ctx.signal.aborted) {
-      const p = await exclusive(async () => {
-        if (session !== s) throw new NotInitialisedError();
-        const t0 = performance.now();
-        const batch = await takePair(s);
-        const waitMs = performance.now() - t0;
-        if (!s.previewFaces) {
-          const one = s.options.resolution ** 2 * s.options.channels;
-          const n = Math.min(4, s.options.batch_size);
-          s.previewFaces = { src: batch.src.target.slice(0, n * one), dst: batch.dst.target.slice(0, n * one), n };
-        }
-        const r = await s.trainer.step(batch);
-        s.lossHistory.push([r.srcLoss, r.dstLoss]);
-        return { iter: r.iter, srcLoss: r.srcLoss, dstLoss: r.dstLoss, msPerIter: performance.now() - t0, waitMs, numTensors: tf.memory().numTensors };
-      });
+      const p: StudioProgress = await unlessLost(
+        exclusive(async () => {
+          if (session !== s) throw new NotInitialisedError();
+          checkDevice();
+          const t0 = performance.now();
+          const batch = await takePair(s);
+          const waitMs = performance.now() - t0;
+          s.previewFaces ??= previewFacesFrom(batch, s.options);
+          inUsePeak = 0;
+          const r = await s.trainer.step(batch);
+          s.lossHistory.push([r.srcLoss, r.dstLoss]);
+          const msPerIter = performance.now() - t0;
+          const gpu = gpuBytesAllocated(s.backend);
+          const peakInStep = s.backend === 'webgpu' ? inUsePeak : null;
+          const every = req.previewEvery ?? 0;
+          const preview = every > 0 && r.iter % every === 0 ? await renderPreview(s, PREVIEW_FACES) : undefined;
+          return {
+            iter: r.iter, srcLoss: r.srcLoss, dstLoss: r.dstLoss, msPerIter, waitMs,
+            numTensors: tf.memory().numTensors, gpuBytesAllocated: gpu, gpuBytesInUsePeak: peakInStep,
+            ...(preview ? { preview: { ...preview, numTensors: tf.memory().numTensors } } : {}),
+          };
+        }),
+      );
       steps++;
+      last = { srcLoss: p.srcLoss, dstLoss: p.dstLoss };
+      if (p.gpuBytesAllocated !== null) peak = Math.max(peak ?? 0, p.gpuBytesAllocated);
+      if (p.gpuBytesInUsePeak !== null) peakInUse = Math.max(peakInUse ?? 0, p.gpuBytesInUsePeak);
       ctx.progress(p);
     }
-    return { iter: s.trainer.iter, steps, numTensors: tf.memory().numTensors };
+    return {
+      iter: s.trainer.iter, steps, lastLosses: last, cancelled: steps < iterations, peakGpuBytes: peak, peakGpuBytesInUse: peakInUse,
+      numTensors: tf.memory().numTensors,
+    };
   },
 
   async preview(req) {
     const s = need();
-    const p = await exclusive(() => renderPreview(s, req.rows ?? 4));
+    const p = await unlessLost(exclusive(() => renderPreview(s, req.rows ?? PREVIEW_FACES)));
     return { ...p, numTensors: tf.memory().numTensors };
   },
 
   async capture(req, ctx) {
     const s = need();
-    const bytes = await exclusive(async () =>
-      encodeCheckpoint(await captureState(s.model, s.trainer, s.options, s.lossHistory, req.extra)),
-    );
+    const bytes = await unlessLost(exclusive(() => capture(s, req.extra)));
     ctx.transfer(bytes.buffer as ArrayBuffer);
     return { bytes, iter: s.trainer.iter, numTensors: tf.memory().numTensors };
   },
@@ -247,6 +527,57 @@ serve<StudioCalls>({
       r.trainer?.dispose();
       r.model.dispose();
     }
+  },
+
+  async importDfl(req, ctx) {
+    const r = await importDfl(req);
+    ctx.transfer(r.checkpoint.buffer as ArrayBuffer);
+    return r;
+  },
+
+  async exportDfl(req, ctx) {
+    const r = await exportDfl(req);
+    ctx.transfer(r.zip.buffer as ArrayBuffer);
+    return r;
+  },
+
+  async matmul(req, ctx) {
+    need();
+    const n = Math.max(1, Math.floor(req.size));
+    const a = tf.randomUniform([n, n], -1, 1, 'float32', 1);
+    const b = tf.randomUniform([n, n], -1, 1, 'float32', 2);
+    try {
+      const run = async () => {
+        const c = tf.matMul(a, b);
+        try {
+          await unlessLost(c.data()); // waits for the GPU; the copy of n² floats is small next to the 2n³ FLOP
+        } finally {
+          c.dispose();
+        }
+      };
+      await run(); // shader compilation and buffer allocation
+      const reps = Math.max(1, Math.floor(req.reps));
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) {
+        throwIfAborted(ctx.signal);
+        await run();
+      }
+      const ms = (performance.now() - t0) / reps;
+      return { gflops: (2 * n * n * n) / (ms * 1e6), msPerRun: ms };
+    } finally {
+      tf.dispose([a, b]);
+    }
+  },
+
+  async sampleRate(req) {
+    return need().samples.src.call('measure', { batches: req.batches });
+  },
+
+  async loseDevice() {
+    const d = session?.backend === 'webgpu' ? gpuDevice() : null;
+    if (!d) throw new SaehdError('not-webgpu', 'the training worker does not run on a WebGPU device');
+    d.destroy();
+    return { destroyed: true };
   },
 
   async tensors() {

@@ -23,7 +23,8 @@ import { NonFiniteLossError, toUserMessage } from '../../src/core/errors.ts';
 import { OPTION_SCHEMA, PRESETS, normalizeOptions, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd, type SaehdModel } from '../../src/core/model/saehd.ts';
 import { SampleGenerator, type SampleGeneratorOptions } from '../../src/core/samples/generator.ts';
-import { createTrainer, pretrainSampleOverrides, type Trainer } from '../../src/core/train/trainStep.ts';
+import { sideOptions } from '../../src/core/samples/sideOptions.ts';
+import { createTrainer, type Trainer } from '../../src/core/train/trainStep.ts';
 import { UsageError } from '../args.ts';
 import { readDflFolder, type NodeFace } from '../nodeFaces.ts';
 import { initNodeJpegCodec } from '../nodeCodec.ts';
@@ -191,27 +192,14 @@ function parseTrainArgs(argv: string[]): TrainArgs {
 // ---- sample generators ----------------------------------------------------------------------------------------------
 
 /**
- * Generator settings of one side, as the page's trainer worker derives them (workers/trainer.worker.ts `sideOptions`
- * and workers/samples.worker.ts `generatorOptions`): flips per side, HSV jitter on src only (§C.1), pretrain overrides
- * (§C.9). The seed is the page's (seed·2 + side) for a new model; a resumed run mixes in the iteration so it does not
- * replay the samples of the first run. Colour transfer (ct_mode) is not applied, as in the page's trainer.
+ * Generator settings of one side, from the same function as the page's sample workers (src/core/samples/sideOptions.ts:
+ * flips per side, HSV jitter on src only, §C.1; pretrain overrides, §C.9). The seed is the page's (seed·2 + side) for
+ * a new model; a resumed run mixes in the iteration so it does not replay the samples of the first run. Colour transfer
+ * (ct_mode) is applied by the page's sample worker only; the command line trains without it.
  */
 export function generatorOptions(o: ModelOptions, side: 'src' | 'dst', faces: NodeFace[], seed: number, iter: number): SampleGeneratorOptions {
-  const eff = { ...o, ...pretrainSampleOverrides(o) };
-  return {
-    faces,
-    resolution: o.resolution,
-    channels: o.channels,
-    faceType: o.face_type,
-    randomWarp: eff.random_warp,
-    randomFlip: side === 'src' ? eff.random_src_flip : eff.random_dst_flip,
-    uniformYaw: eff.uniform_yaw,
-    masks: true,
-    eyesMouthMask: o.eyes_mouth_prio,
-    randomHsvPower: side === 'src' ? eff.random_hsv_power : 0,
-    batchSize: o.batch_size,
-    seed: (seed * 2 + (side === 'src' ? 0 : 1) + Math.imul(iter, 0x9e3779b1)) >>> 0,
-  };
+  const { facesetId: _id, prefetch: _queue, ctMode: _ct, ctFacesetId: _ctId, seed: sideSeed, ...settings } = sideOptions(o, side, '', seed, 1);
+  return { faces, masks: true, ...settings, seed: (sideSeed + Math.imul(iter, 0x9e3779b1)) >>> 0 };
 }
 
 // ---- output -------------------------------------------------------------------------------------------------------------
@@ -230,7 +218,7 @@ function dflLine(iter: number, msPerIter: number, src: number, dst: number): str
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
-function writeAtomically(file: string, bytes: Uint8Array): void {
+export function writeAtomically(file: string, bytes: Uint8Array): void {
   const tmp = `${file}.tmp`;
   let fd: number | null = null;
   try {

@@ -1,9 +1,10 @@
 /**
- * The training benchmark page (bench.html): one trainer worker per configuration, on the facesets the app's panels
- * show (the driver imports them through the app first). Exposes `window.saehdBench.run`, called by bench/train.ts.
+ * The training benchmark page (bench.html): one training worker (workers/studio.worker.ts, the studio's own) per
+ * configuration, on the facesets the app's panels show (the driver imports them through the app first). Exposes
+ * `window.saehdBench.run`, called by bench/train.ts.
  */
 import { FacesetStore } from '../core/faceset/store.ts';
-import type { TrainerCalls, TrainProgress } from '../../workers/trainer.protocol.ts';
+import type { StudioCalls, StudioProgress } from '../../workers/studio.protocol.ts';
 import type { TrainBenchRequest, TrainBenchResult } from './lib/benchTypes.ts';
 import { BENCH_CONFIGS } from './lib/trainPresets.ts';
 import { WorkerClient } from './lib/workerClient.ts';
@@ -20,7 +21,7 @@ async function run(req: TrainBenchRequest): Promise<TrainBenchResult> {
   const store = new FacesetStore();
   const [src, dst] = await Promise.all([store.forRole('src'), store.forRole('dst')]);
   // A fresh worker per configuration: the previous model's GPU buffers and pool go with the old one.
-  const client = new WorkerClient<TrainerCalls>(new Worker(new URL('../../workers/trainer.worker.ts', import.meta.url), { type: 'module', name: 'trainer' }));
+  const client = new WorkerClient<StudioCalls>(new Worker(new URL('../../workers/studio.worker.ts', import.meta.url), { type: 'module', name: 'studio' }));
   try {
     log(`${req.config}: building the model on ${req.backend}`);
     const info = await client.call('init', { options: cfg.options, backend: req.backend, srcFacesetId: src.id, dstFacesetId: dst.id, seed: 1 });
@@ -31,7 +32,7 @@ async function run(req: TrainBenchRequest): Promise<TrainBenchResult> {
     const ms: number[] = [];
     const wait: number[] = [];
     const tensors: number[] = [];
-    const onProgress = (p: TrainProgress) => {
+    const onProgress = (p: StudioProgress) => {
       ms.push(p.msPerIter);
       wait.push(p.waitMs);
       tensors.push(p.numTensors);

@@ -1,12 +1,15 @@
 /**
  * Issue 5, the training studio in headless Chromium with the tiny configuration (32 px, dims 4, batch 2, wasm backend:
  * faster than SwiftShader WebGPU for a net this small). One session as a new user would do it: import faces, create
- * the tiny model, train, see previews, save, reload, resume at the same iteration, download the checkpoint; then a
- * damaged chunk (load falls back and says so), closing the page during saves (a verified generation always loads), and
- * a fresh browser context that uploads the downloaded file and continues. Refused uploads change nothing.
+ * the tiny model, train, see previews and the preview history (timelapse), save, reload, resume at the same iteration
+ * with the same preview faces and the stored timelapse, download the checkpoint; then a save when the tab is closed,
+ * a damaged chunk (load falls back and says so), closing the page during saves (a verified generation always loads),
+ * and a fresh browser context with OTHER faces that uploads the downloaded file, shows the checkpoint's own preview
+ * faces and continues. Refused uploads change nothing.
  */
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { unzipSync } from 'fflate';
 import { join } from 'node:path';
 import { initNodeJpegCodec } from '../../cli/nodeCodec.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/core/checkpoint/checkpointFile.ts';
@@ -17,17 +20,19 @@ import { dropFiles, openApp, panel } from './page.ts';
 const FACES = 8;
 const dataNote = hasSharedData ? 'real faces: obama → faceswap_clip' : 'self-made faces: ../shared/data absent';
 
-async function importFaces(page: Page): Promise<void> {
+/** FACES faces per side; `other` takes the next FACES files instead (a browser with different faces). */
+async function importFaces(page: Page, other = false): Promise<void> {
   let f: { src: { name: string; bytes: Uint8Array }[]; dst: { name: string; bytes: Uint8Array }[] };
+  const from = other ? FACES : 0;
   if (hasSharedData)
     f = {
-      src: readDir(join(sharedDataDir, 'facesets/obama/aligned'), FACES),
-      dst: readDir(join(sharedDataDir, 'facesets/faceswap_clip/aligned'), FACES),
+      src: readDir(join(sharedDataDir, 'facesets/obama/aligned'), from + FACES).slice(from),
+      dst: readDir(join(sharedDataDir, 'facesets/faceswap_clip/aligned'), from + FACES).slice(from),
     };
   else {
     await initNodeJpegCodec();
-    const all = await makeDflFaces(2 * FACES, { size: 128 });
-    f = { src: all.slice(0, FACES), dst: all.slice(FACES) };
+    const all = await makeDflFaces(4 * FACES, { size: 128 });
+    f = { src: all.slice(2 * from, 2 * from + FACES), dst: all.slice(2 * from + FACES, 2 * from + 2 * FACES) };
   }
   await dropFiles(page, 'src', f.src);
   await expect(panel(page, 'src').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
@@ -56,6 +61,32 @@ async function saveNow(s: Locator): Promise<number> {
   await s.getByRole('button', { name: 'Save now' }).click();
   await expect(s.getByTestId('studio-saved')).toHaveText(`iteration ${it}`, { timeout: 30_000 });
   return it;
+}
+
+/**
+ * The pixels of the preview's input columns (src and dst, every face row): the fixed preview faces themselves, which do
+ * not depend on the weights. A compact fingerprint: the sum and a position-weighted sum of the red channel per canvas.
+ */
+async function previewFaces(s: Locator): Promise<string> {
+  const preview = s.getByRole('region', { name: 'Preview', exact: true });
+  return preview.evaluate((el) => {
+    const out: string[] = [];
+    for (const row of Array.from(el.querySelectorAll('tbody tr'))) {
+      const cells = row.querySelectorAll('canvas');
+      for (const k of [0, 2]) {
+        const c = cells[k] as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let a = 0;
+        let b = 0;
+        for (let i = 0; i < d.length; i += 4) {
+          a += d[i];
+          b = (b + d[i] * (i + 1)) % 1_000_003;
+        }
+        out.push(`${a}:${b}`);
+      }
+    }
+    return out.join(' ');
+  });
 }
 
 async function openModel(page: Page, name: string): Promise<Locator> {
@@ -102,12 +133,30 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   await expect(graph).toHaveAttribute('data-points', String(n0));
   await expect(graph.locator('canvas')).toHaveCount(1);
 
-  // write_preview_history: a frame every 10 iterations at 32 px, viewable and downloadable.
+  // write_preview_history: a frame every 10 iterations at 32 px, kept in IndexedDB, played/scrubbed and downloadable.
   await expect(s.getByText(/Preview history \(\d+ frames?, every 10 iterations\)/)).toBeVisible({ timeout: 30_000 });
   await s.getByText(/Preview history \(/).click();
-  await expect(s.getByRole('region', { name: 'Preview history' }).locator('canvas')).toHaveCount(10);
+  const frame = s.getByRole('figure', { name: 'Preview history' }).getByRole('img');
+  await s.getByLabel('Timelapse frame').fill('0');
+  await expect(s.getByTestId('timelapse-iter')).toHaveText('iteration 10');
+  await expect(frame).toHaveAttribute('data-iter', '10');
+  // One frame is the whole grid: 5 columns × 2 faces of 32 px.
+  await expect.poll(() => frame.evaluate((i: HTMLImageElement) => `${i.naturalWidth}×${i.naturalHeight}`)).toBe('160×64');
+  const frames = Number(await s.locator('details.timelapse').getAttribute('data-frames'));
+  expect(frames).toBeGreaterThanOrEqual(1);
+  // Play runs to the newest frame (every 10 iterations: 10, 20, …).
+  await s.getByRole('button', { name: 'Play preview history' }).click();
+  await expect(s.getByTestId('timelapse-iter')).toHaveText(`iteration ${10 * frames}`);
+  await expect(frame).toHaveAttribute('data-iter', String(10 * frames));
+  await expect(s.getByRole('button', { name: 'Play preview history' })).toBeVisible();
   const [tl] = await Promise.all([page.waitForEvent('download'), s.getByRole('button', { name: 'Download preview history' }).click()]);
   expect(tl.suggestedFilename()).toBe('tiny-history.zip');
+  const tlZip = unzipSync(new Uint8Array(readFileSync((await tl.path())!)));
+  const pngs = Object.keys(tlZip).sort();
+  expect(pngs.length).toBeGreaterThanOrEqual(frames);
+  expect(pngs[0]).toBe('0000010.png');
+  expect([...tlZip[pngs[0]].subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+  console.log(`preview history: ${pngs.length} frames, ${Math.round(Object.values(tlZip).reduce((a, b) => a + b.length, 0) / pngs.length)} bytes per 160×64 PNG frame`);
 
   // No tensor leaks across training, preview and save: the worker's count is the same after each.
   const tensorsAfterTrain = await s.getAttribute('data-tensors');
@@ -140,6 +189,8 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   const n2 = await saveNow(s);
   await page.screenshot({ path: info.outputPath('studio.png'), fullPage: true });
   const historyLen = await s.getByRole('region', { name: 'Loss graph' }).getAttribute('data-points');
+  const faces = await previewFaces(s);
+  const framesSaved = await s.locator('details.timelapse').getAttribute('data-frames');
 
   // Reload: the model is listed; opening it resumes at the same iteration with the same loss history.
   await page.reload();
@@ -148,6 +199,12 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   await expect(iterOf(s)).toHaveText(String(n2));
   await expect(s.getByRole('region', { name: 'Loss graph' })).toHaveAttribute('data-points', historyLen!);
   await expect(s.getByTestId('studio-message')).toContainText(`Opened at iteration ${n2}`);
+  // The preview history is still there (IndexedDB), and the preview shows the same fixed faces.
+  await expect(s.locator('details.timelapse')).toHaveAttribute('data-frames', framesSaved!);
+  await s.getByLabel('Backend').selectOption('wasm'); // before the preview starts the worker
+  await s.getByRole('button', { name: 'Refresh preview' }).click();
+  await expect(s.getByRole('region', { name: 'Preview', exact: true })).toHaveAttribute('data-iter', String(n2));
+  expect(await previewFaces(s)).toBe(faces);
 
   // Download the checkpoint (one file).
   const [dl] = await Promise.all([page.waitForEvent('download'), s.getByRole('button', { name: 'Download checkpoint' }).click()]);
@@ -157,9 +214,11 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   expect(bytes.subarray(0, 8).toString('latin1')).toBe('SAEHDBWC');
 
   // Resume training from the reloaded model.
-  await s.getByLabel('Backend').selectOption('wasm');
   const n3 = await trainTo(s, n2 + 1);
   expect(n3).toBeGreaterThan(n2);
+  // Closing the tab (pagehide) saves the unsaved progress.
+  await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pagehide', { persisted: false })));
+  await expect(s.getByTestId('studio-saved')).toHaveText(`iteration ${n3}`);
 
   // Corrupt one stored chunk of the newest generation: load falls back to the previous one and says so.
   const modelId = (await s.getAttribute('data-model-id'))!;
@@ -193,7 +252,7 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   s = await openModel(page, 'tiny');
   await expect(s.getByTestId('studio-message')).toContainText('Loaded an older save');
   await expect(s.getByTestId('studio-message')).toContainText('fails its checksum');
-  await expect(iterOf(s)).toHaveText(String(n1));
+  await expect(iterOf(s)).toHaveText(String(n2));
 
   // Close the page while a save is running, twice: every reopen loads a verified generation.
   const ctx = page.context();
@@ -212,7 +271,7 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
     await expect(s.getByTestId('studio-message')).toBeVisible();
     await expect(s.getByRole('alert')).toHaveCount(0);
     const got = await iterNow(s);
-    expect([n1, before, after]).toContain(got);
+    expect([n2, before, after]).toContain(got);
   }
 
   // Storage full (the estimate says so): the save is refused with a message, the last good generation is kept and
@@ -240,7 +299,7 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   const q = await fresh.newPage();
   try {
     await openApp(q);
-    await importFaces(q);
+    await importFaces(q, true);
     const t = studioOf(q);
     const input = t.getByLabel('Upload checkpoint');
     const truncated = info.outputPath('truncated.saehdbw');
@@ -273,8 +332,12 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
     await input.setInputFiles(file);
     await expect(iterOf(t)).toHaveText(String(n2));
     await expect(t.getByRole('alert')).toHaveCount(0);
-    await expect(t.getByRole('table', { name: 'Models' }).locator('tr[data-model-id]')).toHaveCount(1);
+    // Other faces here, yet the preview shows the checkpoint's own fixed faces.
     await t.getByLabel('Backend').selectOption('wasm');
+    await t.getByRole('button', { name: 'Refresh preview' }).click();
+    await expect(t.getByRole('region', { name: 'Preview', exact: true })).toHaveAttribute('data-iter', String(n2));
+    expect(await previewFaces(t)).toBe(faces);
+    await expect(t.getByRole('table', { name: 'Models' }).locator('tr[data-model-id]')).toHaveCount(1);
     const n4 = await trainTo(t, n2 + 1);
     expect(n4).toBeGreaterThan(n2);
     await expect(t.getByRole('alert')).toHaveCount(0);
@@ -283,7 +346,8 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
     await t.getByRole('button', { name: 'Options' }).click();
     const opts = t.getByRole('form', { name: 'Training options' });
     await expect(opts.locator('#opt-resolution')).toBeDisabled(); // fixed at creation
-    const target = n4 + 3;
+    // A multiple of 10, so the run also keeps a preview-history frame here (write_preview_history at 32 px).
+    const target = Math.ceil((n4 + 1) / 10) * 10;
     await opts.locator('#opt-target_iter').fill(String(target));
     await opts.getByRole('button', { name: 'Apply options' }).click();
     await expect(t.getByTestId('studio-message')).toContainText('Options changed');
@@ -300,9 +364,23 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
     await list.getByLabel('New name').fill('renamed');
     await list.getByLabel('New name').press('Enter');
     await expect(list.getByRole('button', { name: 'Open renamed', exact: true })).toBeVisible();
+    await expect(t.locator('details.timelapse')).toHaveAttribute('data-frames', /^[1-9]\d*$/);
     q.once('dialog', (d) => void d.accept());
     await list.getByRole('button', { name: 'Delete renamed' }).click();
     await expect(list.locator('tr[data-model-id]')).toHaveCount(0);
+    // Its preview history went with it.
+    const left = await q.evaluate(
+      () =>
+        new Promise<number>((res, rej) => {
+          const r = indexedDB.open('saehdbw-timelapse');
+          r.onerror = () => rej(r.error);
+          r.onsuccess = () => {
+            const c = r.result.transaction('frames').objectStore('frames').count();
+            c.onsuccess = () => res(c.result);
+          };
+        }),
+    );
+    expect(left).toBe(0);
   } finally {
     await fresh.close();
   }

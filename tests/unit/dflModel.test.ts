@@ -24,15 +24,11 @@ import { quickTest, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd } from '../../src/core/model/saehd.ts';
 import { createTrainer, type TrainBatch, type TrainSide } from '../../src/core/train/trainStep.ts';
 import { makeDflFaces } from '../fixtures/makeFaces.ts';
+import { CPYTHON_DATA_DAT_HEX, hex, independentFolder, specModules, tiny, type Shapes } from '../fixtures/dflFolder.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
-
-/** Tiny options (sizes below DFL's prompt ranges; geometry still valid). */
-function tiny(over: Partial<ModelOptions> = {}): ModelOptions {
-  return { ...quickTest, archi: 'df-ud', resolution: 32, ae_dims: 16, e_dims: 4, d_dims: 4, d_mask_dims: 4, channels: 1, batch_size: 2, ...over };
-}
 
 function side(n: number, res: number, ch: number, phase: number): TrainSide {
   const img = new Float32Array(n * res * res * ch);
@@ -48,81 +44,6 @@ function side(n: number, res: number, ch: number, phase: number): TrainSide {
   return { warped: img, target: img.slice(), targetMask: mask };
 }
 const batch = (res: number, ch: number): TrainBatch => ({ src: side(2, res, ch, 0), dst: side(2, res, ch, 5) });
-
-// ---- §A.3–§A.5 / §C.11 key names and shapes, derived from the spec tables (not from src/core/model) ----------------
-
-type Shapes = Map<string, number[]>;
-function specModules(o: ModelOptions): Map<string, Shapes> {
-  const [type, flags = ''] = o.archi.split('-');
-  const t = flags.includes('t');
-  const dflag = flags.includes('d');
-  const liae = type === 'liae';
-  const { channels: C, e_dims: e, ae_dims: ae, d_dims: d, d_mask_dims: m, resolution: res } = o;
-  const conv = (s: Shapes, name: string, k: number, i: number, out: number) => {
-    s.set(`${name}/weight:0`, [k, k, i, out]);
-    s.set(`${name}/bias:0`, [out]);
-  };
-  const dense = (s: Shapes, name: string, i: number, out: number) => {
-    s.set(`${name}/weight:0`, [i, out]);
-    s.set(`${name}/bias:0`, [out]);
-  };
-  const resBlock = (s: Shapes, name: string, ch: number) => {
-    conv(s, `${name}/conv1`, 3, ch, ch);
-    conv(s, `${name}/conv2`, 3, ch, ch);
-  };
-  const up = (s: Shapes, name: string, i: number, out: number) => conv(s, `${name}/conv1`, 3, i, 4 * out);
-  const enc: Shapes = new Map();
-  if (!t) {
-    let prev: number = C;
-    for (let i = 0; i < 4; i++) {
-      const out = e * Math.min(2 ** i, 8);
-      conv(enc, `down1/downs_${i}/conv1`, 5, prev, out);
-      prev = out;
-    }
-  } else {
-    conv(enc, 'down1/conv1', 5, C, e);
-    resBlock(enc, 'res1', e);
-    conv(enc, 'down2/conv1', 5, e, 2 * e);
-    conv(enc, 'down3/conv1', 5, 2 * e, 4 * e);
-    conv(enc, 'down4/conv1', 5, 4 * e, 8 * e);
-    conv(enc, 'down5/conv1', 5, 8 * e, 8 * e);
-    resBlock(enc, 'res5', 8 * e);
-  }
-  const E = 8 * e * (res / (t ? 32 : 16)) ** 2;
-  const L = res / (dflag ? 32 : 16);
-  const aeOut = liae ? 2 * ae : ae;
-  const inter = (): Shapes => {
-    const s: Shapes = new Map();
-    dense(s, 'dense1', E, ae);
-    dense(s, 'dense2', ae, L * L * aeOut);
-    if (!t) up(s, 'upscale1', aeOut, aeOut);
-    return s;
-  };
-  const I = liae ? 4 * ae : ae;
-  const decoder = (): Shapes => {
-    const s: Shapes = new Map();
-    let prev = I;
-    (t ? [8 * d, 8 * d, 4 * d, 2 * d] : [8 * d, 4 * d, 2 * d]).forEach((ch, i) => {
-      up(s, `upscale${i}`, prev, ch);
-      resBlock(s, `res${i}`, ch);
-      prev = ch;
-    });
-    const msk = t ? [8 * m, 8 * m, 4 * m, 2 * m] : [8 * m, 4 * m, 2 * m];
-    if (dflag) msk.push(m);
-    prev = I;
-    msk.forEach((ch, i) => {
-      up(s, `upscalem${i}`, prev, ch);
-      prev = ch;
-    });
-    conv(s, 'out_conv', 1, 2 * d, C);
-    if (dflag) for (const k of [1, 2, 3]) conv(s, `out_conv${k}`, 3, 2 * d, C);
-    conv(s, 'out_convm', 1, prev, 1);
-    return s;
-  };
-  return liae
-    ? new Map([['encoder', enc], ['inter_AB', inter()], ['inter_B', inter()], ['decoder', decoder()]])
-    : new Map([['encoder', enc], ['inter', inter()], ['decoder_src', decoder()], ['decoder_dst', decoder()]]);
-}
 
 const count = (s: Shapes) => [...s.values()].reduce((a, sh) => a + sh.reduce((x, y) => x * y, 1), 0);
 
@@ -229,79 +150,7 @@ describe('export → import → export', () => {
   });
 });
 
-// ---- a folder written without the project's exporter -------------------------------------------------------------
-
-/**
- * data.dat made once by CPython 3.11 + NumPy 2.4 as DFL's ModelBase.save writes it (`pickle.dumps(model_data)`, protocol
- * 3; module path rewritten to NumPy 1's `numpy.core.multiarray` as DFL's NumPy writes it), with options as
- * `on_initialize_options` leaves them on Windows (np.clip results are numpy int32 / float64 scalars): DF-UD 32-16-4-4-4,
- * iter 3, three loss pairs, sample_for_preview = two lists of four float32 (1,1,2,2) arrays, choosed_gpu_indexes [0].
- */
-const CPYTHON_DATA_DAT_HEX =
-  '80037d71002858040000006974657271014b0358070000006f7074696f6e7371027d710328580a0000007265736f6c7574696f6e7104636e756d70792e636f72652e6d756c746961727261' +
-  '790a7363616c61720a7105636e756d70790a64747970650a71065802000000693471078988877108527109284b0358010000003c710a4e4e4e4affffffff4affffffff4b0074710b624304' +
-  '20000000710c86710d52710e5809000000666163655f74797065710f580100000066711058110000006d6f64656c735f6f70745f6f6e5f6770757111885805000000617263686971125805' +
-  '00000064662d75647113580700000061655f64696d7371146805680943041000000071158671165271175806000000655f64696d73711868056809430404000000711986711a52711b5806' +
-  '000000645f64696d73711c68056809430404000000711d86711e52711f580b000000645f6d61736b5f64696d737120680568094304040000007121867122527123580f0000006d61736b65' +
-  '645f747261696e696e67712488580f000000657965735f6d6f7574685f7072696f712589580b000000756e69666f726d5f796177712689580d000000626c75725f6f75745f6d61736b7127' +
-  '89580900000061646162656c696566712888580a0000006c725f64726f706f7574712958010000006e712a580b00000072616e646f6d5f77617270712b88581000000072616e646f6d5f68' +
-  '73765f706f776572712c6805680658020000006638712d898887712e52712f284b03680a4e4e4e4affffffff4affffffff4b0074713062430800000000000000007131867132527133580f' +
-  '000000747275655f666163655f706f77657271346805682f4308000000000000000071358671365271375810000000666163655f7374796c655f706f77657271386805682f430800000000' +
-  '00000000713986713a52713b580e00000062675f7374796c655f706f776572713c6805682f43080000000000000000713d86713e52713f580700000063745f6d6f6465714058040000006e' +
-  '6f6e6571415808000000636c6970677261647142895808000000707265747261696e714389580f0000006175746f6261636b75705f686f757271444b00581500000077726974655f707265' +
-  '766965775f686973746f7279714589580b0000007461726765745f6974657271464b00580f00000072616e646f6d5f7372635f666c6970714789580f00000072616e646f6d5f6473745f66' +
-  '6c6970714888580a00000062617463685f73697a6571494b02580900000067616e5f706f776572714a6805682f43080000000000000000714b86714c52714d580e00000067616e5f706174' +
-  '63685f73697a65714e68056809430404000000714f867150527151580800000067616e5f64696d73715268056809430410000000715386715452715575580c0000006c6f73735f68697374' +
-  '6f727971565d7157285d715828473ff4000000000000474004000000000000655d715928473ff2000000000000474003000000000000655d715a28473ff100000000000047400200000000' +
-  '00006565581200000073616d706c655f666f725f70726576696577715b5d715c285d715d28636e756d70792e636f72652e6d756c746961727261790a5f7265636f6e7374727563740a715e' +
-  '636e756d70790a6e6461727261790a715f4b008571604301627161877162527163284b01284b014b014b024b0274716468065802000000663471658988877166527167284b03680a4e4e4e' +
-  '4affffffff4affffffff4b0074716862894310e883d53e3067383f83dcef3856cb9a3e716974716a62685e685f4b0085716b686187716c52716d284b01284b014b014b024b0274716e6867' +
-  '8943102d47163e041cbd3dffba3e3e56edb03e716f74717062685e685f4b008571716861877172527173284b01284b014b014b024b0274717468678943101b25cb3ee5ef093faaa0d63e8c' +
-  '6a2f3f717574717662685e685f4b008571776861877178527179284b01284b014b014b024b0274717a6867894310ee5b513e4ecc603ff25be03cc2a32b3f717b74717c62655d717d28685e' +
-  '685f4b0085717e686187717f527180284b01284b014b014b024b027471816867894310faa8d53e4c060f3f98c10f3e1edb4a3e718274718362685e685f4b00857184686187718552718628' +
-  '4b01284b014b014b024b02747187686789431099fd4c3ffedf773f2279a03e0e3c313f718874718962685e685f4b0085718a686187718b52718c284b01284b014b014b024b0274718d6867' +
-  '8943100a5b603ff104653fa92bae3de9f71f3d718e74718f62685e685f4b008571906861877191527192284b01284b014b014b024b02747193686789431007e82d3ef2cd603f116ac93d6b' +
-  '9bd73e7194747195626565581300000063686f6f7365645f6770755f696e646578657371965d71974b0061752e';
-
-function hex(s: string): Uint8Array {
-  return new Uint8Array(s.match(/../g)!.map((h) => parseInt(h, 16)));
-}
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
-/** Random float32 arrays under DFL's key names, each file pickled from a dict assembled here (§C.11, §G.3). */
-function independentFolder(name: string): { files: DflFile[]; weights: Map<string, Map<string, Float32Array>> } {
-  const o = tiny({ archi: 'df-ud' });
-  const rnd = lcg(12345);
-  const files: DflFile[] = [{ name: `${name}_SAEHDBW_data.dat`, bytes: hex(CPYTHON_DATA_DAT_HEX) }];
-  const weights = new Map<string, Map<string, Float32Array>>();
-  const ms: PyDict = new Map();
-  const vs: PyDict = new Map();
-  for (const [module, shapes] of specModules(o)) {
-    const dict: PyDict = new Map();
-    const arrays = new Map<string, Float32Array>();
-    for (const [key, shape] of shapes) {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const fanIn = shape.length > 1 ? n / shape[shape.length - 1] : 1;
-      const scale = shape.length > 1 ? 1 / Math.sqrt(fanIn) : 0.01;
-      const data = new Float32Array(n).map(() => (rnd() * 2 - 1) * scale);
-      dict.set(key, ndarray('f4', shape, data));
-      arrays.set(key, data);
-      const slot = `${module}/${key}`.replace(/:/g, '_');
-      ms.set(`ms_${slot}:0`, ndarray('f4', shape, new Float32Array(n).map(() => (rnd() - 0.5) * 1e-3)));
-      vs.set(`vs_${slot}:0`, ndarray('f4', shape, new Float32Array(n).map(() => rnd() * 1e-6)));
-    }
-    weights.set(module, arrays);
-    files.push({ name: `${name}_SAEHDBW_${module}.npy`, bytes: writePickle(dict, 4) });
-  }
-  // DFL writes `iters:0` as a NumPy int64 scalar, which reads as a plain number (as this int does).
-  const opt: PyDict = new Map<string | number, PyValue>([['iters:0', 3], ...ms, ...vs]);
-  files.push({ name: `${name}_SAEHDBW_src_dst_opt.npy`, bytes: writePickle(opt, 4) });
-  return { files, weights };
-}
+// ---- a folder written without the project's exporter (tests/fixtures/dflFolder.ts) ---------------------------------
 
 describe('a DFL folder written independently of exportDflModel', () => {
   it('imports (folder or zip), trains a step and predicts; re-export keeps data.dat keys', async () => {

@@ -1,15 +1,10 @@
 /**
- * Set-up shared by the workers that run tfjs (trainer, studio, extract): how the chosen backend is named in the status
+ * Set-up shared by the workers that run tfjs (training, merge, extract): how the chosen backend is named in the status
  * bar, the sample workers' settings for one side, and the wasm thread check under the app's CSP.
  */
 import * as tf from '@tensorflow/tfjs';
 import { adapterName, isSoftwareAdapter } from '../../src/core/env.ts';
-import type { ModelOptions } from '../../src/core/model/options.ts';
 import type { BackendEnv, BackendName } from '../../src/core/train/backend.ts';
-import { pretrainSampleOverrides } from '../../src/core/train/trainStep.ts';
-import type { SampleSideOptions } from '../samples.protocol.ts';
-
-export type Side = 'src' | 'dst';
 
 export async function describeAdapter(backend: BackendName, env: BackendEnv): Promise<{ adapter: string; software: boolean }> {
   if (backend === 'webgpu' && env.webgpu) {
@@ -25,29 +20,8 @@ export async function describeAdapter(backend: BackendName, env: BackendEnv): Pr
   return { adapter: 'cpu: plain JavaScript', software: false };
 }
 
-/**
- * Sample settings of one side (spec §C.1: flips per side, HSV jitter and `ct_mode` on src only; §C.9 pretrain
- * overrides). `ctFacesetId`: the dst faceset the src side's colour-transfer references come from (§D.2 step 2).
- */
-export function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed: number, prefetch: number, ctFacesetId?: string): SampleSideOptions {
-  const eff = { ...o, ...pretrainSampleOverrides(o) };
-  return {
-    facesetId,
-    resolution: o.resolution,
-    channels: o.channels,
-    faceType: o.face_type,
-    randomWarp: eff.random_warp,
-    randomFlip: side === 'src' ? eff.random_src_flip : eff.random_dst_flip,
-    uniformYaw: eff.uniform_yaw,
-    eyesMouthMask: o.eyes_mouth_prio,
-    randomHsvPower: side === 'src' ? eff.random_hsv_power : 0,
-    ctMode: side === 'src' ? eff.ct_mode : 'none',
-    ...(ctFacesetId ? { ctFacesetId } : {}),
-    batchSize: o.batch_size,
-    seed: (seed * 2 + (side === 'src' ? 0 : 1)) >>> 0,
-    prefetch,
-  };
-}
+/** Sample settings of one side: one function for the page and the command line (src/core/samples/sideOptions.ts). */
+export { sideOptions, type Side } from '../../src/core/samples/sideOptions.ts';
 
 /**
  * The threaded wasm binary starts its pthreads as blob: workers that `importScripts` a blob: copy of the module. A

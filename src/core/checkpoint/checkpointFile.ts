@@ -7,6 +7,10 @@
  *   magic "SAEHDBWC" (8 bytes) · u32 format version · u32 header byte length · header (UTF-8 JSON) · zero padding to
  *   a multiple of 8 · tensor data, each tensor at the offset the header names, 8-byte aligned · u32 CRC-32 of every
  *   byte before it.
+ * Header entries are weights (group 'w'), optimizer slots ('o') and attachments ('a': raw bytes, `length` in bytes,
+ * shape [length]) — the studio's fixed preview faces and an imported DFL model's data.dat (issue 5, issue 4). A file
+ * without attachments is byte-for-byte what earlier versions wrote; readers that predate 'a' refuse such a file
+ * with a clear message instead of misreading it.
  * The CRC lets an upload that was truncated or damaged be refused before anything is stored.
  */
 import { SaehdError } from '../errors.ts';
@@ -39,11 +43,13 @@ export interface CheckpointContent {
   optimizer: Map<string, TensorData>;
   /** Anything else that must survive a resume (preview sample ids, merge settings, timers…). */
   extra: Record<string, unknown>;
+  /** Opaque byte blobs that travel with the checkpoint (preview faces, an imported DFL data.dat); optional. */
+  attachments?: Map<string, Uint8Array>;
 }
 
 interface HeaderTensor {
   name: string;
-  group: 'w' | 'o';
+  group: 'w' | 'o' | 'a';
   shape: number[];
   offset: number;
   length: number;
@@ -73,6 +79,11 @@ export function encodeCheckpoint(c: CheckpointContent): Uint8Array {
   };
   add('w', c.weights);
   add('o', c.optimizer);
+  const blobs = [...(c.attachments ?? new Map<string, Uint8Array>())];
+  for (const [name, b] of blobs) {
+    tensors.push({ name, group: 'a', shape: [b.length], offset, length: b.length });
+    offset = align8(offset + b.length);
+  }
   const header: Header = {
     options: c.options,
     optionsSchemaVersion: c.optionsSchemaVersion,
@@ -90,11 +101,9 @@ export function encodeCheckpoint(c: CheckpointContent): Uint8Array {
   view.setUint32(8, CHECKPOINT_FORMAT_VERSION, true);
   view.setUint32(12, headerBytes.length, true);
   out.set(headerBytes, 16);
-  const all = [...c.weights.values(), ...c.optimizer.values()];
-  tensors.forEach((t, i) => {
-    const d = all[i].data;
-    out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), dataStart + t.offset);
-  });
+  const all: Uint8Array[] = [...c.weights.values(), ...c.optimizer.values()].map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  for (const [, b] of blobs) all.push(b);
+  tensors.forEach((t, i) => out.set(all[i], dataStart + t.offset));
   view.setUint32(total - 4, crc32(out.subarray(0, total - 4)), true);
   return out;
 }
@@ -135,6 +144,7 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointContent {
   const dataStart = align8(16 + headerLen);
   const weights = new Map<string, TensorData>();
   const optimizer = new Map<string, TensorData>();
+  const attachments = new Map<string, Uint8Array>();
   // Tensors may not overlap or reuse bytes, so their total size is bounded by the file: a small file cannot make this
   // allocate more than its own size (many header entries pointing at the same data would otherwise multiply it).
   const room = bytes.length - 4 - dataStart;
@@ -142,11 +152,19 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointContent {
   header.tensors.forEach((t: unknown, i: number) => {
     const e = t as HeaderTensor;
     if (
-      !isRecord(t) || typeof e.name !== 'string' || (e.group !== 'w' && e.group !== 'o') || !Array.isArray(e.shape) ||
+      !isRecord(t) || typeof e.name !== 'string' || (e.group !== 'w' && e.group !== 'o' && e.group !== 'a') || !Array.isArray(e.shape) ||
       !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(e.offset) || e.offset < 0 ||
       !Number.isSafeInteger(e.length)
     )
       throw new CheckpointFormatError(`tensor entry ${i} of its header is malformed`);
+    if (e.group === 'a') {
+      const start = dataStart + e.offset;
+      total += e.length;
+      if (e.length < 0 || e.shape.length !== 1 || e.shape[0] !== e.length || e.offset % 8 !== 0 || start + e.length > bytes.length - 4 || total > room)
+        throw new CheckpointFormatError(`attachment ${e.name} lies outside the file`);
+      attachments.set(e.name, bytes.slice(start, start + e.length));
+      return;
+    }
     const n = e.shape.reduce((a, b) => a * b, 1);
     const start = dataStart + e.offset;
     total += 4 * n;
@@ -165,5 +183,6 @@ export function decodeCheckpoint(bytes: Uint8Array): CheckpointContent {
     extra: header.extra ?? {},
     weights,
     optimizer,
+    ...(attachments.size ? { attachments } : {}),
   };
 }

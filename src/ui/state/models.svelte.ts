@@ -4,6 +4,7 @@
  * are folded into their model's row.
  */
 import { CheckpointStore, type Manifest } from '../../core/checkpoint/checkpointStore.ts';
+import { TimelapseStore } from '../../core/checkpoint/timelapseStore.ts';
 import { toUserMessage } from '../../core/errors.ts';
 import { baseIdOf, isAuxId } from '../lib/studio.ts';
 
@@ -25,7 +26,10 @@ export class ModelsState {
   rows = $state.raw<ModelRow[]>([]);
   error = $state<string | null>(null);
 
-  constructor(readonly store: CheckpointStore = new CheckpointStore()) {}
+  constructor(
+    readonly store: CheckpointStore = new CheckpointStore(),
+    readonly frames: TimelapseStore = new TimelapseStore(),
+  ) {}
 
   async refresh(): Promise<void> {
     try {
@@ -62,10 +66,11 @@ export class ModelsState {
     await this.refresh();
   }
 
-  /** Delete a model and its backups. */
+  /** Delete a model, its backups and its preview history. */
   async remove(id: string): Promise<void> {
     const ids = (await this.store.list()).map((m) => m.id).filter((x) => x === id || (isAuxId(x) && baseIdOf(x) === id));
     for (const x of ids) await this.store.delete(x);
+    await this.frames.delete(id);
     await this.refresh();
   }
 }

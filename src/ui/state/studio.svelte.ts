@@ -1,18 +1,25 @@
 /**
- * The training studio's state (issue 5): one open model, its worker (workers/studio.worker.ts), the numbers it
- * reports, previews, the loss history, and the checkpoint logic — saves as new generations in the CheckpointStore,
- * autosave, the autobackup ring, the best-loss backup, download and upload. The UI never touches tensors.
+ * The training studio's state (issue 5): one open model, its training worker (workers/studio.worker.ts), the numbers
+ * it reports, previews and the persisted preview history (timelapse), the loss history, and the checkpoint logic —
+ * saves as new generations in the CheckpointStore, autosave, save when the tab is hidden or closed, the autobackup
+ * ring, the best-loss backup, download and upload — plus DeepFaceLab model import/export (issue 4) and recovery from a
+ * lost WebGPU device (the worker is replaced and training resumes from the last good save). The UI never touches
+ * tensors.
  */
 import { decodeCheckpoint } from '../../core/checkpoint/checkpointFile.ts';
 import type { CheckpointStore } from '../../core/checkpoint/checkpointStore.ts';
+import { TimelapseStore } from '../../core/checkpoint/timelapseStore.ts';
 import { storedOptionsOf } from '../../core/checkpoint/modelState.ts';
 import { QuotaError, SaehdError, toUserMessage } from '../../core/errors.ts';
 import { OPTIONS_SCHEMA_VERSION, type ModelOptions } from '../../core/model/options.ts';
 import type { BackendPref } from '../../core/train/backend.ts';
 import type { FacesetInfo } from '../../core/faceset/types.ts';
-import type { StudioCalls, StudioInitResult, StudioPreview, StudioProgress } from '../../../workers/studio.protocol.ts';
+import {
+  DEVICE_LOST_CODE, type StudioCalls, type StudioInitResult, type StudioPreview, type StudioProgress,
+} from '../../../workers/studio.protocol.ts';
 import { WorkerCallError, WorkerClient } from '../lib/workerClient.ts';
-import { downloadBytes } from '../lib/download.ts';
+import { downloadBlob, downloadBytes } from '../lib/download.ts';
+import { previewFramePng, zipFrames } from '../lib/timelapse.ts';
 import {
   autosaveDue,
   backupDue,
@@ -40,7 +47,32 @@ interface StudioExtra {
   best: [number, number] | null;
 }
 
-const TIMELAPSE_LIMIT = 300;
+/** One finished iteration as the tests and anyone who wants the numbers read them (`data-history`). */
+export interface StepEntry {
+  iter: number;
+  src: number;
+  dst: number;
+  ms: number;
+  tensors: number;
+}
+const STEP_LOG_LIMIT = 500;
+/** More device losses than this within DEVICE_LOSS_WINDOW_MS stop the automatic restarts (a GPU that keeps failing). */
+const DEVICE_LOSS_LIMIT = 3;
+const DEVICE_LOSS_WINDOW_MS = 10 * 60_000;
+
+const isDeviceLost = (e: unknown): e is WorkerCallError => e instanceof WorkerCallError && e.code === DEVICE_LOST_CODE;
+
+/** A worker of its own for one conversion call (verify, DFL import/export): on the cpu backend, never the training one. */
+function oneShotWorker(name: string): WorkerClient<StudioCalls> {
+  return new WorkerClient<StudioCalls>(new Worker(new URL('../../../workers/studio.worker.ts', import.meta.url), { type: 'module', name }));
+}
+
+/** Files of a dropped/picked DFL model folder worth reading: model files, not the backups or preview history inside it. */
+export function isDflModelFile(path: string): boolean {
+  const parts = path.split(/[\\/]/);
+  if (parts.slice(0, -1).some((d) => /_(autobackups|history)$/.test(d))) return false;
+  return /\.(npy|dat)$/i.test(parts[parts.length - 1]);
+}
 
 function readExtra(x: Record<string, unknown>): StudioExtra {
   const best = Array.isArray(x.best) && x.best.length === 2 && x.best.every((v) => typeof v === 'number') ? (x.best as [number, number]) : null;
@@ -85,7 +117,16 @@ export class StudioState {
   info = $state.raw<StudioInitResult | null>(null);
   last = $state.raw<StudioProgress | null>(null);
   preview = $state.raw<StudioPreview | null>(null);
-  timelapse = $state.raw<StudioPreview[]>([]);
+  /** Iterations of the persisted preview-history frames of the open model (the frames stay in IndexedDB). */
+  timelapse = $state.raw<number[]>([]);
+  /** The last iterations (for tests and numbers: iteration, losses, ms, tensor count), newest last. */
+  steps = $state.raw<StepEntry[]>([]);
+  /** Times a training worker was initialised for the open model (a Start that continues does not add one). */
+  workerInits = $state(0);
+  /** What happened on the last GPU device loss (shown until the model is closed). */
+  recoveryNote = $state<string | null>(null);
+  /** What an imported DFL model's options and files could not keep as they were (issue 4). */
+  importNotes = $state.raw<string[]>([]);
   showMasks = $state(false);
   lossRange = $state<LossRange>(1000);
   helpOpen = $state(false);
@@ -98,6 +139,8 @@ export class StudioState {
   timeTrainedMs = $state(0);
   lastSavedAt = $state<number | null>(null);
   savedIter = $state<number | null>(null);
+  /** The last save: wall time from capture to manifest flip, and the checkpoint's size. */
+  lastSave = $state<{ ms: number; bytes: number } | null>(null);
   /** Tensor count after the last train/preview/capture call (leak checks). */
   numTensors = $state<number | null>(null);
 
@@ -115,11 +158,14 @@ export class StudioState {
   private lastPreviewClock = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
   private saving: Promise<boolean> | null = null;
+  private deviceLosses: number[] = [];
+  private recovering: Promise<boolean> | null = null;
 
   constructor(
     readonly store: CheckpointStore,
     private readonly facesets: () => { src: FacesetInfo | null; dst: FacesetInfo | null },
     private readonly changed: () => void = () => undefined,
+    readonly frames: TimelapseStore = new TimelapseStore(),
   ) {}
 
   get running(): boolean {
@@ -135,6 +181,12 @@ export class StudioState {
     this.storageNote = null;
     this.preview = null;
     this.timelapse = [];
+    this.steps = [];
+    this.workerInits = 0;
+    this.recoveryNote = null;
+    this.importNotes = [];
+    this.deviceLosses = [];
+    this.lastSave = null;
     this.last = null;
     this.info = null;
     this.pendingCheckpoint = null;
@@ -170,6 +222,7 @@ export class StudioState {
       const m = await this.store.manifest(id);
       this.adopt(id, m?.name ?? id, loaded.bytes, true);
       this.lastSavedAt = loaded.generation.savedAt;
+      this.timelapse = await this.frames.list(id).catch(() => []);
       if (loaded.fellBack) this.message = `Loaded an older save: ${loaded.fellBack}.`;
       else this.message = `Opened at iteration ${this.iter}.`;
     } catch (e) {
@@ -217,9 +270,7 @@ export class StudioState {
       options = storedOptionsOf(content.options);
       iter = content.iter;
       // Every weight and optimizer slot must fit the model its options describe: restore it once, off the page.
-      const check = new WorkerClient<StudioCalls>(
-        new Worker(new URL('../../../workers/studio.worker.ts', import.meta.url), { type: 'module', name: 'studio-verify' }),
-      );
+      const check = oneShotWorker('studio-verify');
       try {
         await check.call('verify', { checkpoint: bytes.slice() });
       } finally {
@@ -276,6 +327,7 @@ export class StudioState {
     });
     this.pendingCheckpoint = null;
     this.pendingOverrides = null;
+    this.workerInits++;
     this.info = info;
     this.options = info.options;
     this.params = info.params;
@@ -286,9 +338,10 @@ export class StudioState {
   }
 
   async start(): Promise<void> {
-    // Not while options are being applied (the worker is about to restart with them).
-    if (this.running || !this.options || this.busy === 'applying options') return;
+    // Not while options are being applied (the worker is about to restart with them) or a lost device is handled.
+    if (this.running || !this.options || this.busy === 'applying options' || this.recovering) return;
     this.error = null;
+    let lost: WorkerCallError | null = null;
     this.status = 'starting';
     try {
       await this.ensureWorker();
@@ -308,7 +361,7 @@ export class StudioState {
       if (!this.preview) void this.refreshPreview();
       const r = await client.call(
         'train',
-        { iterations: iterationsToTarget(this.iter, target) },
+        { iterations: iterationsToTarget(this.iter, target), previewEvery: this.options.write_preview_history ? this.timelapseEvery : 0 },
         { signal: this.abort.signal, onProgress: (p) => this.onProgress(p) },
       );
       this.numTensors = r.numTensors;
@@ -319,13 +372,78 @@ export class StudioState {
         await this.save('target');
       }
     } catch (e) {
-      if (!(e instanceof Error && e.name === 'AbortError')) this.error = describeError(e);
+      if (isDeviceLost(e)) lost = e;
+      else if (!(e instanceof Error && e.name === 'AbortError')) this.error = describeError(e);
       if (!this.info || (e instanceof WorkerCallError && e.code === 'worker-crash')) this.shutdown();
     } finally {
       this.stopTimer();
       this.abort = null;
       this.status = this.modelId ? 'idle' : 'closed';
     }
+    if (lost) await this.deviceLost(lost, true);
+  }
+
+  /**
+   * The WebGPU device was lost (issue 9; a driver reset, an unplugged or sleeping GPU): nothing on it can be read
+   * back, so the state since the last save is gone, but every stored generation is intact. Replace the worker, reopen
+   * the last good save (verified, with fallback) and, when training was running, train on from there.
+   */
+  /** A call outside training met the lost device: recover now when idle; a running training loop meets it too and recovers itself. */
+  private workerLost(e: WorkerCallError): void {
+    if (!this.running) void this.deviceLost(e, false);
+  }
+
+  private async deviceLost(e: WorkerCallError, resume: boolean): Promise<void> {
+    if (this.recovering) {
+      await this.recovering;
+      return;
+    }
+    this.recovering = this.recover(e, resume);
+    let again = false;
+    try {
+      again = await this.recovering;
+    } finally {
+      this.recovering = null;
+    }
+    if (again) void this.start();
+  }
+
+  /** Reopen the last good save after a device loss; true when training should go on. */
+  private async recover(e: WorkerCallError, resume: boolean): Promise<boolean> {
+    const at = this.iter;
+    const id = this.modelId;
+    this.shutdown();
+    if (!id || !this.options) return false;
+    const now = Date.now();
+    this.deviceLosses = [...this.deviceLosses.filter((t) => now - t < DEVICE_LOSS_WINDOW_MS), now];
+    const what = `${e.message.replace(/^the GPU device was lost/, 'The GPU device was lost')} at iteration ${at}`;
+    let from: string;
+    try {
+      if (this.stored) {
+        const loaded = await this.store.load(id);
+        const name = this.name;
+        this.adopt(id, name, loaded.bytes, true);
+        this.lastSavedAt = loaded.generation.savedAt;
+        from = `the last good save (iteration ${this.iter}${loaded.fellBack ? `; ${loaded.fellBack}` : ''})`;
+      } else {
+        // Never saved: nothing survives but the options; the model starts again from iteration 0.
+        this.iter = 0;
+        this.lossHistory = [];
+        this.savedHistoryLen = 0;
+        this.timeTrainedMs = 0;
+        from = 'the start (the model had not been saved yet)';
+      }
+      this.lossVersion++;
+      this.preview = null;
+    } catch (x) {
+      this.error = `${what}, and the last save could not be loaded: ${describeError(x)}.`;
+      return false;
+    }
+    const again = resume && this.deviceLosses.length <= DEVICE_LOSS_LIMIT;
+    this.recoveryNote =
+      `${what}. The training worker was restarted from ${from}` +
+      (again ? '; training resumes.' : resume ? `; the device was lost ${this.deviceLosses.length} times in ${DEVICE_LOSS_WINDOW_MS / 60_000} minutes, so training stays paused.` : '.');
+    return again;
   }
 
   /** Stop after the running step; the model stays loaded. */
@@ -349,10 +467,17 @@ export class StudioState {
     this.timeTrainedMs += p.msPerIter;
     this.lossHistory.push([p.srcLoss, p.dstLoss]);
     this.lossVersion++;
+    const log = this.steps.length >= STEP_LOG_LIMIT ? this.steps.slice(1) : this.steps.slice();
+    log.push({ iter: p.iter, src: p.srcLoss, dst: p.dstLoss, ms: p.msPerIter, tensors: p.numTensors });
+    this.steps = log;
     // DFL saves right after iteration 1, so a new model is in the list (and safe) from its first step on.
     if (!this.stored && !this.saving && this.status === 'training') void this.save('first');
-    const o = this.options;
-    if (o?.write_preview_history && this.timelapseEvery > 0 && p.iter % this.timelapseEvery === 0) void this.refreshPreview(true);
+    if (p.preview && this.modelId) {
+      // A preview-history frame, rendered by the worker right after this step (write_preview_history).
+      this.preview = p.preview;
+      this.lastPreviewClock = Date.now();
+      void this.keepFrame(this.modelId, p.preview);
+    }
   }
 
   private startTimer(): void {
@@ -373,19 +498,47 @@ export class StudioState {
     if (this.previewSeconds > 0 && now - this.lastPreviewClock >= this.previewSeconds * 1000) void this.refreshPreview();
   }
 
-  async refreshPreview(keep = false): Promise<void> {
+  async refreshPreview(): Promise<void> {
     this.lastPreviewClock = Date.now();
     try {
       if (!this.client || !this.info) {
-        if (this.status !== 'idle') return;
+        if (this.status !== 'idle' || this.recovering) return;
         await this.ensureWorker();
       }
       const p = await this.client!.call('preview', { rows: 4 });
       this.preview = p;
       this.numTensors = p.numTensors;
-      if (keep) this.timelapse = [...this.timelapse.slice(-(TIMELAPSE_LIMIT - 1)), p];
     } catch (e) {
-      if (!(e instanceof Error && e.name === 'AbortError')) this.error = describeError(e);
+      if (isDeviceLost(e)) this.workerLost(e);
+      else if (!(e instanceof Error && e.name === 'AbortError')) this.error = describeError(e);
+    }
+  }
+
+  /** `write_preview_history`: the grid as a PNG into IndexedDB; only the index of frames stays in memory. */
+  private async keepFrame(id: string, p: StudioPreview): Promise<void> {
+    try {
+      const png = await previewFramePng(p);
+      const index = await this.frames.add(id, p.iter, png);
+      if (this.modelId === id) this.timelapse = index;
+    } catch (e) {
+      this.error = `Preview history frame not kept: ${describeError(e)}`;
+    }
+  }
+
+  /** The PNG of one preview-history frame (read when shown; nothing else is held). */
+  timelapseFrame(iter: number): Promise<Uint8Array | undefined> {
+    return this.modelId ? this.frames.frame(this.modelId, iter) : Promise.resolve(undefined);
+  }
+
+  /** A zip of every kept preview-history frame, streamed one frame at a time. */
+  async downloadTimelapse(): Promise<void> {
+    const id = this.modelId;
+    if (!id) return;
+    try {
+      const blob = await zipFrames(await this.frames.list(id), (it) => this.frames.frame(id, it));
+      downloadBlob(blob, `${this.name.replace(/[^\w.-]+/g, '_')}-history.zip`);
+    } catch (e) {
+      this.error = `Preview history download failed: ${describeError(e)}`;
     }
   }
 
@@ -426,7 +579,7 @@ export class StudioState {
   }
 
   /** Save a new generation (never touching the last good one until it is complete). Returns true when stored. */
-  save(reason: 'manual' | 'auto' | 'first' | 'stop' | 'target' = 'manual'): Promise<boolean> {
+  save(reason: 'manual' | 'auto' | 'first' | 'stop' | 'target' | 'close' = 'manual'): Promise<boolean> {
     if (this.saving) return this.saving;
     this.saving = this.doSave(reason).finally(() => (this.saving = null));
     return this.saving;
@@ -440,6 +593,7 @@ export class StudioState {
     }
     const id = this.modelId;
     this.busy = 'saving';
+    const t0 = performance.now();
     try {
       const bytes = await this.checkpointBytes();
       if (!bytes) return false;
@@ -450,10 +604,11 @@ export class StudioState {
       await this.store.save(id, this.name, bytes, { iter, summary });
       this.stored = true;
       this.savedIter = iter;
+      this.lastSave = { ms: performance.now() - t0, bytes: bytes.length };
       this.lastSavedAt = Date.now();
       this.lastSaveClock = this.lastSavedAt;
       this.savedHistoryLen = this.lossHistory.length;
-      this.message = `Saved at iteration ${iter}${reason === 'auto' || reason === 'first' ? ' (autosave)' : ''}.`;
+      this.message = `Saved at iteration ${iter}${reason === 'auto' || reason === 'first' ? ' (autosave)' : reason === 'close' ? ' (the tab was hidden or closed)' : ''}.`;
       if (isNewBest(mean, this.best)) {
         this.best = mean;
         // The best-loss backup (faceswap's .bk rule) lives apart from the model: `<id>~best`.
@@ -463,6 +618,7 @@ export class StudioState {
       this.changed();
       return true;
     } catch (e) {
+      if (isDeviceLost(e)) this.workerLost(e);
       const quota = e instanceof QuotaError;
       this.error = `${quota ? 'Not saved' : 'Save failed'}: ${describeError(e)}. The last good save is kept${this.savedIter !== null ? ` (iteration ${this.savedIter})` : ''}; download the checkpoint to keep this state.`;
       this.storageNote = this.error;
@@ -470,6 +626,17 @@ export class StudioState {
     } finally {
       this.busy = null;
     }
+  }
+
+  /**
+   * The tab is being hidden or closed (`visibilitychange` → hidden, `pagehide`): start a save of unsaved progress,
+   * best effort — the page may be gone before it completes, which the store's manifest flip makes harmless (the
+   * last good generation stays the one that loads). A save already running is not doubled.
+   */
+  saveOnHide(): void {
+    if (!this.modelId || !this.options || !this.client || !this.info || this.busy === 'applying options') return;
+    if (this.stored && this.iter === this.savedIter) return;
+    void this.save('close');
   }
 
   /** A backup into the ring (`<id>~bk<k>`, K slots, oldest overwritten). */
@@ -512,6 +679,88 @@ export class StudioState {
     } catch (e) {
       this.error = `Download failed: ${describeError(e)}`;
     }
+  }
+
+  // ---- DeepFaceLab models (issue 4, spec §C.11) -------------------------------------------------------------------------
+
+  /**
+   * Import a DFL model folder (its files, e.g. from a folder input or a dropped folder) or a zip as a new model. The
+   * files are parsed and checked against the network in a worker of its own; on any problem the list is shown and
+   * nothing is stored. What the page changes or cannot honour is listed in `importNotes`.
+   */
+  async importDfl(files: File[]): Promise<boolean> {
+    if (this.running || this.busy) return false;
+    const label = files.length === 1 ? files[0].name : `${files.length} files`;
+    const path = (f: File) => (f as File & { webkitRelativePath?: string }).webkitRelativePath || f.name;
+    const zip = files.length === 1 && /\.zip$/i.test(files[0].name) ? files[0] : null;
+    this.busy = 'importing';
+    this.error = null;
+    let result;
+    try {
+      const worker = oneShotWorker('studio-import');
+      try {
+        if (zip) result = await worker.call('importDfl', { zip: new Uint8Array(await zip.arrayBuffer()) });
+        else {
+          const picked = files.filter((f) => isDflModelFile(path(f)));
+          const read = await Promise.all(picked.map(async (f) => ({ name: path(f), bytes: new Uint8Array(await f.arrayBuffer()) })));
+          result = await worker.call('importDfl', { files: read }, { transfer: read.map((f) => f.bytes.buffer as ArrayBuffer) });
+        }
+      } finally {
+        worker.terminate();
+      }
+    } catch (e) {
+      this.error = `Import refused: ${label}: ${describeError(e).replace(/^unexpected problem: /, '')}. Nothing was stored.`;
+      return false;
+    } finally {
+      this.busy = null;
+    }
+    const id = newModelId();
+    try {
+      const c = decodeCheckpoint(result.checkpoint);
+      await this.ensureRoom(result.checkpoint.length);
+      await this.store.save(id, result.modelName, result.checkpoint, { iter: result.iter, summary: modelSummary(storedOptionsOf(c.options), result.params) });
+    } catch (e) {
+      this.error = `Import not stored: ${describeError(e)}`;
+      return false;
+    }
+    this.changed();
+    await this.open(id);
+    this.importNotes = result.notes;
+    this.message = `Imported the DeepFaceLab model ${result.modelName} (${result.modelClass}) at iteration ${result.iter}.`;
+    return true;
+  }
+
+  /** Download the open model as a zip in DFL's layout and naming (§C.11), for desktop DeepFaceLab. */
+  async exportDfl(): Promise<void> {
+    if (this.busy) return;
+    try {
+      const bytes = await this.checkpointBytes();
+      if (!bytes) {
+        this.error = 'Nothing to export yet: train or open a model first.';
+        return;
+      }
+      this.busy = 'exporting';
+      const worker = oneShotWorker('studio-export');
+      try {
+        // Copied, not transferred: the bytes may be the open model's pending checkpoint.
+        const r = await worker.call('exportDfl', { checkpoint: bytes, name: this.name });
+        downloadBytes(r.zip, `${r.modelName}_${r.modelClass}.zip`, 'application/zip');
+        this.message = `Exported ${r.files.length} DeepFaceLab files (${r.modelName}_${r.modelClass}) at iteration ${this.iter}.`;
+      } finally {
+        worker.terminate();
+      }
+    } catch (e) {
+      if (isDeviceLost(e)) this.workerLost(e);
+      this.error = `DFL export failed: ${describeError(e)}`;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  /** Test-only (the `?testhooks` page): destroy the training worker's WebGPU device, as a driver reset would. */
+  async loseDeviceForTest(): Promise<boolean> {
+    if (!this.client) return false;
+    return (await this.client.call('loseDevice', {})).destroyed;
   }
 
   /** Change the options that may change on resume; the worker restarts from the current state with them. */

@@ -1,0 +1,58 @@
+/**
+ * The sample settings of one training side (src or dst), one function for both trainers: the page's sample workers
+ * (through workers/lib/tfjsSetup.ts, which re-exports it) and the command line's generators (cli/commands/train.ts
+ * `generatorOptions`), so a model trained in a terminal and in the page sees the same kind of samples.
+ * Spec §C.1: flips per side, HSV jitter and `ct_mode` on src only (the dst faceset gives the colours, §D.2 step 2);
+ * §C.9: pretraining overrides; the side's seed is seed·2 + (0 for src, 1 for dst).
+ */
+import type { CtMode, ModelOptions } from '../model/options.ts';
+import { pretrainSampleOverrides } from '../train/trainStep.ts';
+
+export type Side = 'src' | 'dst';
+
+/** Generator settings of one side (the sample worker's `SampleSideOptions`, workers/samples.protocol.ts). */
+export interface SideSampleOptions {
+  facesetId: string;
+  resolution: number;
+  channels: 1 | 3;
+  faceType: string;
+  randomWarp: boolean;
+  randomFlip: boolean;
+  uniformYaw: boolean;
+  eyesMouthMask: boolean;
+  randomHsvPower: number;
+  ctMode: CtMode;
+  ctFacesetId?: string;
+  batchSize: number;
+  seed: number;
+  prefetch: number;
+}
+
+/** The seed of one side's sample stream. */
+export function sideSeed(seed: number, side: Side): number {
+  return (seed * 2 + (side === 'src' ? 0 : 1)) >>> 0;
+}
+
+/**
+ * Sample settings of one side. `ctFacesetId`: the dst faceset the src side's colour-transfer references come from
+ * (§D.2 step 2); `prefetch`: ready batches a sample worker keeps queued.
+ */
+export function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed: number, prefetch: number, ctFacesetId?: string): SideSampleOptions {
+  const eff = { ...o, ...pretrainSampleOverrides(o) };
+  return {
+    facesetId,
+    resolution: o.resolution,
+    channels: o.channels,
+    faceType: o.face_type,
+    randomWarp: eff.random_warp,
+    randomFlip: side === 'src' ? eff.random_src_flip : eff.random_dst_flip,
+    uniformYaw: eff.uniform_yaw,
+    eyesMouthMask: o.eyes_mouth_prio,
+    randomHsvPower: side === 'src' ? eff.random_hsv_power : 0,
+    ctMode: side === 'src' ? eff.ct_mode : 'none',
+    ...(ctFacesetId ? { ctFacesetId } : {}),
+    batchSize: o.batch_size,
+    seed: sideSeed(seed, side),
+    prefetch,
+  };
+}
