@@ -122,6 +122,28 @@ describe('saehdbw train', () => {
   });
 });
 
+describe('saehdbw train samples', () => {
+  it('ct_mode on the src side takes its colour references from the dst folder; dst and ct_mode none have no transfer', async () => {
+    const { generatorOptions } = await import('../../cli/commands/train.ts');
+    const { validateOptions } = await import('../../src/core/model/options.ts');
+    const { SampleGenerator } = await import('../../src/core/samples/generator.ts');
+    const srcFaces = readDflFolder(src, { channels: 1 }).faces;
+    const dstFaces = readDflFolder(dst, { channels: 1 }).faces;
+    const o = (ct: string) => validateOptions({ resolution: 32, ae_dims: 16, e_dims: 16, d_dims: 16, d_mask_dims: 16, channels: 1, batch_size: 2, ct_mode: ct, random_warp: false });
+    const withCt = generatorOptions(o('lct'), 'src', srcFaces, 3, 0, dstFaces);
+    expect(withCt.colorTransfer?.faces).toHaveLength(dstFaces.length);
+    expect(generatorOptions(o('lct'), 'dst', dstFaces, 3, 0, dstFaces).colorTransfer).toBeUndefined();
+    const plain = generatorOptions(o('none'), 'src', srcFaces, 3, 0, dstFaces);
+    expect(plain.colorTransfer).toBeUndefined();
+    // Same seed, same faces: only the transfer differs, and it changes the pixels.
+    const a = await new SampleGenerator(withCt).nextBatch();
+    const b = await new SampleGenerator(plain).nextBatch();
+    let diff = 0;
+    for (let i = 0; i < a.target.length; i++) diff = Math.max(diff, Math.abs(a.target[i] - b.target[i]));
+    expect(diff).toBeGreaterThan(0.01);
+  });
+});
+
 describe('saehdbw eval', () => {
   it('reports SSIM in (0, 1] and finite PSNR, masked and unmasked; --swap says it is not a reconstruction', () => {
     const file = join(dir, 'cpu.saehdbw'); // made by the test above (tests of a file run in order); else made now

@@ -1,18 +1,8 @@
 /**
- * Model presets of the training panel and of the training benchmark (issue 3 "Benchmark"): one list, so the browser
- * test, the bench and a person pressing Start train the same configurations.
+ * The tiny test model and the training benchmark's configurations (issue 3 "Benchmark"), shared by the option form's
+ * presets, the browser tests and the benchmarks so they train the same configurations.
  */
 import { quickTest, seed2GB, validateOptions, type ModelOptions } from '../../core/model/options.ts';
-
-export type TrainPresetId = 'quick' | 'seed' | 'tiny';
-
-export interface TrainPreset {
-  id: TrainPresetId;
-  label: string;
-  options: ModelOptions;
-  /** Shown under the select. */
-  note: string;
-}
 
 /**
  * DF-UD at 32 px with e/d/mask dims 4 and ae 16, one channel, batch 2 (246,770 parameters): about 0.1 s a step on
@@ -22,18 +12,6 @@ export interface TrainPreset {
  * `quickTest` by hand and handed to `createSaehd` unvalidated (saehdGeometry still checks its structure).
  */
 export const tinyTest: ModelOptions = { ...quickTest, resolution: 32, ae_dims: 16, e_dims: 4, d_dims: 4, d_mask_dims: 4 };
-
-export const TRAIN_PRESETS: readonly TrainPreset[] = [
-  { id: 'quick', label: 'Quick test', options: quickTest, note: 'a small model to try the pipeline.' },
-  { id: 'seed', label: 'Seed model (2 GB card)', options: seed2GB, note: 'the SAEHDBW author\u2019s model for a 2 GB card (29.8 M parameters).' },
-  { id: 'tiny', label: 'Tiny (test)', options: tinyTest, note: 'dims below DFL\u2019s minimums, for tests only.' },
-];
-
-export function trainPreset(id: TrainPresetId): TrainPreset {
-  const p = TRAIN_PRESETS.find((x) => x.id === id);
-  if (!p) throw new Error(`unknown preset ${id}`);
-  return p;
-}
 
 /** Benchmark configurations (issue 3): the tiny model and the seed model with 1 and 3 channels at batch 6. */
 export const BENCH_CONFIGS: readonly { name: string; options: ModelOptions }[] = [
