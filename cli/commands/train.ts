@@ -23,6 +23,7 @@ import { NonFiniteLossError, toUserMessage } from '../../src/core/errors.ts';
 import { OPTION_SCHEMA, PRESETS, normalizeOptions, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd, type SaehdModel } from '../../src/core/model/saehd.ts';
 import { SampleGenerator, type SampleGeneratorOptions } from '../../src/core/samples/generator.ts';
+import { colorTransferHook } from '../../src/core/color/index.ts';
 import { sideOptions } from '../../src/core/samples/sideOptions.ts';
 import { createTrainer, type Trainer } from '../../src/core/train/trainStep.ts';
 import { UsageError } from '../args.ts';
@@ -195,11 +196,15 @@ function parseTrainArgs(argv: string[]): TrainArgs {
  * Generator settings of one side, from the same function as the page's sample workers (src/core/samples/sideOptions.ts:
  * flips per side, HSV jitter on src only, §C.1; pretrain overrides, §C.9). The seed is the page's (seed·2 + side) for
  * a new model; a resumed run mixes in the iteration so it does not replay the samples of the first run. Colour transfer
- * (ct_mode) is applied by the page's sample worker only; the command line trains without it.
+ * (ct_mode, src side only) takes its references from `ctFaces`, the dst folder's faces (spec §D.2 step 2), as the page's
+ * sample worker takes them from the dst faceset.
  */
-export function generatorOptions(o: ModelOptions, side: 'src' | 'dst', faces: NodeFace[], seed: number, iter: number): SampleGeneratorOptions {
-  const { facesetId: _id, prefetch: _queue, ctMode: _ct, ctFacesetId: _ctId, seed: sideSeed, ...settings } = sideOptions(o, side, '', seed, 1);
-  return { faces, masks: true, ...settings, seed: (sideSeed + Math.imul(iter, 0x9e3779b1)) >>> 0 };
+export function generatorOptions(
+  o: ModelOptions, side: 'src' | 'dst', faces: NodeFace[], seed: number, iter: number, ctFaces?: NodeFace[],
+): SampleGeneratorOptions {
+  const { facesetId: _id, prefetch: _queue, ctMode, ctFacesetId: _ctId, seed: sideSeed, ...settings } = sideOptions(o, side, '', seed, 1);
+  const ct = ctMode && ctMode !== 'none' && ctFaces?.length ? colorTransferHook(ctMode, ctFaces, 'bgr') : null;
+  return { faces, masks: true, ...settings, ...(ct ? { colorTransfer: ct } : {}), seed: (sideSeed + Math.imul(iter, 0x9e3779b1)) >>> 0 };
 }
 
 // ---- output -------------------------------------------------------------------------------------------------------------
@@ -358,7 +363,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     `${options.channels === 1 ? ' BW' : ''}, face ${options.face_type}, batch ${options.batch_size}, ${model.paramCount()} parameters, ${engine}`);
 
   const gens = {
-    src: new SampleGenerator(generatorOptions(options, 'src', srcFaces, seed, trainer.iter)),
+    src: new SampleGenerator(generatorOptions(options, 'src', srcFaces, seed, trainer.iter, dstFaces)),
     dst: new SampleGenerator(generatorOptions(options, 'dst', dstFaces, seed, trainer.iter)),
   };
 
