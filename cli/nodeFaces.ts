@@ -112,11 +112,12 @@ export async function decodeMaskImage(bytes: Uint8Array): Promise<RawImage> {
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
- * A minimal PNG reader for masks (PNG spec, ISO/IEC 15948 §11–§12): 8-bit gray, gray+alpha, RGB or RGBA, not
- * interlaced (what OpenCV's imencode writes), all five filter types. Returns the first channel.
+ * A minimal PNG reader (PNG spec, ISO/IEC 15948 §11–§12): 8-bit gray, gray+alpha, RGB or RGBA, not interlaced (what
+ * OpenCV's imencode, our encoder and browsers write), all five filter types. Returns every channel (gray+alpha as 2).
+ * `what` names the file's role in error messages.
  */
-export function decodePngFirstChannel(bytes: Uint8Array): RawImage {
-  const bad = (why: string) => new SampleError(`unreadable XSeg mask PNG: ${why}`);
+export function decodePng(bytes: Uint8Array, what = 'PNG'): { width: number; height: number; channels: number; data: Uint8Array } {
+  const bad = (why: string) => new SampleError(`unreadable ${what}: ${why}`);
   if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) throw bad('not a PNG');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 8;
@@ -171,7 +172,14 @@ export function decodePngFirstChannel(bytes: Uint8Array): RawImage {
       px[row + x] = v & 0xff;
     }
   }
-  const out = new Uint8Array(width * height);
-  for (let i = 0; i < out.length; i++) out[i] = px[i * C];
-  return { width, height, channels: 1, data: out };
+  return { width, height, channels: C, data: px };
+}
+
+/** The first channel of a PNG (XSeg masks are stored as gray or as RGB(A) with equal channels). */
+export function decodePngFirstChannel(bytes: Uint8Array): RawImage {
+  const png = decodePng(bytes, 'XSeg mask PNG');
+  const C = png.channels;
+  const out = new Uint8Array(png.width * png.height);
+  for (let i = 0; i < out.length; i++) out[i] = png.data[i * C];
+  return { width: png.width, height: png.height, channels: 1, data: out };
 }

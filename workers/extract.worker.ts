@@ -22,6 +22,7 @@ import { normalizeFaceType } from '../src/core/samples/faceAlign.ts';
 import { setupBackend } from '../src/core/train/backend.ts';
 import type { ExtractCalls, ExtractFaceReview, ExtractFrameReview } from './extract.protocol.ts';
 import { serve } from './lib/serve.ts';
+import { decodeImageFile } from './lib/decodeImage.ts';
 import { blobScriptsAllowed } from './lib/tfjsSetup.ts';
 
 const store = new FacesetStore();
@@ -52,33 +53,6 @@ function detector(): Promise<{ detector: FaceDetector; backend: string }> {
 }
 
 /** JPEGs through the same MozJPEG decoder as Node (identical pixels); other formats through the browser. */
-async function decodeFrame(name: string, bytes: Uint8Array): Promise<RawImage> {
-  if (/\.jpe?g$/i.test(name) || (bytes[0] === 0xff && bytes[1] === 0xd8)) return decodeJpeg(bytes);
-  let bmp: ImageBitmap;
-  try {
-    bmp = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>]), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  } catch {
-    throw new NotAnImageError('the browser cannot decode this image');
-  }
-  try {
-    const canvas = new OffscreenCanvas(bmp.width, bmp.height);
-    const ctx = canvas.getContext('2d');
-    if (!ctx) throw new NotAnImageError('no 2D canvas in this worker to decode the frame');
-    ctx.drawImage(bmp, 0, 0);
-    const rgba = ctx.getImageData(0, 0, bmp.width, bmp.height).data;
-    const n = bmp.width * bmp.height;
-    const rgb = new Uint8Array(n * 3);
-    for (let i = 0; i < n; i++) {
-      rgb[3 * i] = rgba[4 * i];
-      rgb[3 * i + 1] = rgba[4 * i + 1];
-      rgb[3 * i + 2] = rgba[4 * i + 2];
-    }
-    return { width: bmp.width, height: bmp.height, channels: 3, data: rgb };
-  } finally {
-    bmp.close();
-  }
-}
-
 /**
  * face-api's graph is tested on wasm (Node and this worker on a GPU-less box); should a GPU backend fail on it, the
  * rest of the session runs on wasm instead of failing every frame.
@@ -124,7 +98,7 @@ serve<ExtractCalls>({
           : f instanceof File
             ? new Uint8Array(await f.arrayBuffer())
             : new Uint8Array(f.bytes);
-        const img = await decodeFrame(name, bytes);
+        const img = await decodeImageFile(name, bytes);
         review = { ...review, width: img.width, height: img.height };
         let t = performance.now();
         const found = await detectWithFallback(det, img, { minConfidence: req.minConfidence ?? 0.5, largestOnly: req.largestOnly });

@@ -12,38 +12,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { unzipSync } from 'fflate';
-import { initNodeJpegCodec } from '../../cli/nodeCodec.ts';
 import { parseWeightsFile, zipDflModel, type DflFile } from '../../src/core/formats/dflModel.ts';
 import { parsePickle } from '../../src/core/formats/pickle.ts';
 import { writePickle } from '../../src/core/formats/pickleWriter.ts';
 import { ndarray, type PyDict } from '../../src/core/formats/pyValue.ts';
 import { importDflModel } from '../../src/core/model/loadDfl.ts';
 import { CPYTHON_DATA_DAT_HEX, hex, independentFolder } from '../fixtures/dflFolder.ts';
-import { makeDflFaces } from '../fixtures/makeFaces.ts';
-import { hasSharedData, readDir, sharedDataDir } from './data.ts';
-import { dropFiles, openApp, panel } from './page.ts';
+import { facesNote, importFaces } from './faces.ts';
+import { openApp } from './page.ts';
 
 const FACES = 8;
-const dataNote = hasSharedData ? 'real faces: obama → faceswap_clip' : 'self-made faces: ../shared/data absent';
+const dataNote = facesNote;
 const MODULES = ['encoder', 'inter', 'decoder_src', 'decoder_dst'];
-
-async function importFaces(page: Page): Promise<void> {
-  let f: { src: { name: string; bytes: Uint8Array }[]; dst: { name: string; bytes: Uint8Array }[] };
-  if (hasSharedData)
-    f = {
-      src: readDir(join(sharedDataDir, 'facesets/obama/aligned'), FACES),
-      dst: readDir(join(sharedDataDir, 'facesets/faceswap_clip/aligned'), FACES),
-    };
-  else {
-    await initNodeJpegCodec();
-    const all = await makeDflFaces(2 * FACES, { size: 128 });
-    f = { src: all.slice(0, FACES), dst: all.slice(FACES) };
-  }
-  await dropFiles(page, 'src', f.src);
-  await expect(panel(page, 'src').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
-  await dropFiles(page, 'dst', f.dst);
-  await expect(panel(page, 'dst').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
-}
 
 function writeFolder(dir: string, files: DflFile[]): string {
   mkdirSync(dir, { recursive: true });
@@ -100,7 +80,7 @@ test(`a DeepFaceLab folder from an independent writer imports, exports unchanged
   const bad = writeFolder(join(work, 'bad_model'), broken);
 
   await openApp(page);
-  await importFaces(page);
+  await importFaces(page, FACES);
   const s = page.getByRole('region', { name: 'Studio', exact: true });
   const rows = s.getByRole('table', { name: 'Models' }).locator('tr[data-model-id]');
 

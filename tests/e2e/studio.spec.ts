@@ -10,35 +10,12 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { unzipSync } from 'fflate';
-import { join } from 'node:path';
-import { initNodeJpegCodec } from '../../cli/nodeCodec.ts';
 import { decodeCheckpoint, encodeCheckpoint } from '../../src/core/checkpoint/checkpointFile.ts';
-import { makeDflFaces } from '../fixtures/makeFaces.ts';
-import { hasSharedData, readDir, sharedDataDir } from './data.ts';
-import { dropFiles, openApp, panel } from './page.ts';
+import { facesNote, importFaces } from './faces.ts';
+import { openApp } from './page.ts';
 
 const FACES = 8;
-const dataNote = hasSharedData ? 'real faces: obama → faceswap_clip' : 'self-made faces: ../shared/data absent';
-
-/** FACES faces per side; `other` takes the next FACES files instead (a browser with different faces). */
-async function importFaces(page: Page, other = false): Promise<void> {
-  let f: { src: { name: string; bytes: Uint8Array }[]; dst: { name: string; bytes: Uint8Array }[] };
-  const from = other ? FACES : 0;
-  if (hasSharedData)
-    f = {
-      src: readDir(join(sharedDataDir, 'facesets/obama/aligned'), from + FACES).slice(from),
-      dst: readDir(join(sharedDataDir, 'facesets/faceswap_clip/aligned'), from + FACES).slice(from),
-    };
-  else {
-    await initNodeJpegCodec();
-    const all = await makeDflFaces(4 * FACES, { size: 128 });
-    f = { src: all.slice(2 * from, 2 * from + FACES), dst: all.slice(2 * from + FACES, 2 * from + 2 * FACES) };
-  }
-  await dropFiles(page, 'src', f.src);
-  await expect(panel(page, 'src').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
-  await dropFiles(page, 'dst', f.dst);
-  await expect(panel(page, 'dst').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
-}
+const dataNote = facesNote;
 
 const studioOf = (page: Page) => page.getByRole('region', { name: 'Studio', exact: true });
 const iterOf = (s: Locator) => s.getByRole('status', { name: 'Iteration' });
@@ -98,7 +75,7 @@ async function openModel(page: Page, name: string): Promise<Locator> {
 test(`studio: create, train, preview, save, reload, resume, fall back, survive closing mid-save, download, upload elsewhere (${dataNote})`, async ({ page, browser }, info) => {
   test.setTimeout(240_000);
   await openApp(page);
-  await importFaces(page);
+  await importFaces(page, FACES);
   let s = studioOf(page);
 
   // Create the tiny model through the option form.
@@ -299,7 +276,7 @@ test(`studio: create, train, preview, save, reload, resume, fall back, survive c
   const q = await fresh.newPage();
   try {
     await openApp(q);
-    await importFaces(q, true);
+    await importFaces(q, FACES, FACES);
     const t = studioOf(q);
     const input = t.getByLabel('Upload checkpoint');
     const truncated = info.outputPath('truncated.saehdbw');

@@ -8,11 +8,7 @@
  * WebGPU here is SwiftShader (shared/notes/webgpu-on-this-machine.md): the first step compiles shaders.
  */
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { join } from 'node:path';
-import { initNodeJpegCodec } from '../../cli/nodeCodec.ts';
-import { makeDflFaces } from '../fixtures/makeFaces.ts';
-import { hasSharedData, readDir, sharedDataDir } from './data.ts';
-import { dropFiles, panel } from './page.ts';
+import { facesNote, importFaces } from './faces.ts';
 
 interface StepEntry {
   iter: number;
@@ -23,30 +19,12 @@ interface StepEntry {
 }
 
 const FACES = 16;
-const dataNote = hasSharedData ? 'real faces: obama → faceswap_clip' : 'self-made faces: ../shared/data absent';
+const dataNote = facesNote;
 
 async function open(page: Page): Promise<void> {
   // ?testhooks: the studio exposes its worker's test-only calls (device loss) on window.saehdbwStudio.
   await page.goto('/?testhooks');
   await expect(page.locator('main[data-ready="true"]')).toBeVisible({ timeout: 60_000 });
-}
-
-async function importFaces(page: Page): Promise<void> {
-  let f: { src: { name: string; bytes: Uint8Array }[]; dst: { name: string; bytes: Uint8Array }[] };
-  if (hasSharedData)
-    f = {
-      src: readDir(join(sharedDataDir, 'facesets/obama/aligned'), FACES),
-      dst: readDir(join(sharedDataDir, 'facesets/faceswap_clip/aligned'), FACES),
-    };
-  else {
-    await initNodeJpegCodec();
-    const all = await makeDflFaces(2 * FACES, { size: 128 });
-    f = { src: all.slice(0, FACES), dst: all.slice(FACES) };
-  }
-  await dropFiles(page, 'src', f.src);
-  await expect(panel(page, 'src').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
-  await dropFiles(page, 'dst', f.dst);
-  await expect(panel(page, 'dst').getByTestId('face-count')).toHaveText(String(FACES), { timeout: 60_000 });
 }
 
 const studioOf = (page: Page) => page.getByRole('region', { name: 'Studio', exact: true });
@@ -106,7 +84,7 @@ async function saveNow(s: Locator): Promise<number> {
 test(`the tiny model trains on WebGPU in the studio's worker: loss goes down, no tensor leak; a lost device resumes from the last save (${dataNote})`, async ({ page }) => {
   test.setTimeout(420_000);
   await open(page);
-  await importFaces(page);
+  await importFaces(page, FACES);
   const s = studioOf(page);
   await createTiny(s, 'webgpu');
   await trainTo(s, 30, 240_000);
@@ -145,7 +123,7 @@ test(`the tiny model trains on WebGPU in the studio's worker: loss goes down, no
 test(`the tiny model trains on wasm (im2col filter gradient); Start continues the same model; keys and hiding the tab save (${dataNote})`, async ({ page }) => {
   test.setTimeout(240_000);
   await open(page);
-  await importFaces(page);
+  await importFaces(page, FACES);
   const s = studioOf(page);
   await createTiny(s, 'wasm');
   const n = await trainTo(s, 40);

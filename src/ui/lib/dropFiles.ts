@@ -25,3 +25,11 @@ export async function filesFromDrop(dt: DataTransfer): Promise<File[]> {
   for (const e of entries) await walk(e);
   return out;
 }
+
+/** The files chosen in a file input's change event; the input is cleared so picking the same files again fires again. */
+export function takePickedFiles(ev: Event): File[] {
+  const input = ev.currentTarget as HTMLInputElement;
+  const files = Array.from(input.files ?? []);
+  input.value = '';
+  return files;
+}
