@@ -3,6 +3,7 @@ import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { serviceWorker } from './build/serviceWorker.ts';
 
 /**
  * Everything the page runs ships with the app (no CDN): the tfjs wasm binaries are served from /wasm/ in dev
@@ -58,12 +59,27 @@ const isolation = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
+// Every allowance beyond 'self', and why (issue 9 "private by construction"); the service worker (src/sw/sw.ts) puts
+// these headers back on the responses it serves from its cache.
+//  script-src 'wasm-unsafe-eval': compiling WebAssembly (tfjs wasm backend, MozJPEG) — it allows no JS eval. No blob:
+//    here, so the wasm backend's blob: pthread scripts are refused and it runs single-threaded (workers/lib/tfjsSetup.ts).
+//  worker-src blob: the video worker's encoder library starts helper workers from blob: sources; 'self' covers the app's
+//    workers and the service worker.
+//  img-src / media-src blob: thumbnails, face details and previews shown from in-memory JPEG/PNG blobs; frames and
+//    videos played from the user's own files.
+//  connect-src 'self' only: fetch/XHR/WebSocket reach nothing but the app's own files (wasm binaries, face-api
+//    weights); nothing fetches blob: or data: URLs.
+//  style-src 'self': every style is in the built CSS files (Svelte components, uPlot); style changes made from script
+//    go through the CSSOM, which the CSP does not govern.
+//  frame-ancestors 'none', form-action 'self', object-src 'none', base-uri 'self': no framing, no form posts or plugins
+//    elsewhere, no <base> redirection of relative URLs.
 const csp =
-  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self' blob: data:; " +
-  "img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; media-src 'self' blob:; object-src 'none'; base-uri 'self'";
+  "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; connect-src 'self'; " +
+  "img-src 'self' blob:; style-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'self'; " +
+  "form-action 'self'; frame-ancestors 'none'";
 
 export default defineConfig({
-  plugins: [svelte(), tfjsWasmFiles(), faceApiModelFiles()],
+  plugins: [svelte(), tfjsWasmFiles(), faceApiModelFiles(), serviceWorker()],
   // face-api's esm-nobundle build imports tfjs by deep paths; map them to the package entries the app imports, so
   // dev pre-bundling and the build both keep ONE tfjs instance (and one copy of each backend).
   resolve: {

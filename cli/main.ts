@@ -13,6 +13,8 @@ const usage = `saehdbw — SAEHDBW Web on the command line (same core as the pag
                                                  train (or resume) a model kept in the page's checkpoint file
   saehdbw eval --model FILE --faces DIR [--swap] [--side dst|src] [--holdout-every K]
                                                  mean SSIM / PSNR of the model's output against the faces (JSON)
+  saehdbw soak [--iters N] [--preview-every K] [--save-every M] [--json FILE]
+                                                 long-run check: tiny model, previews, checkpoints; fails on growth
   saehdbw help                                   this text
 `;
 
@@ -32,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     predict: async () => (await import('./commands/predict.ts')).predictCommand,
     train: async () => (await import('./commands/train.ts')).trainCommand,
     eval: async () => (await import('./commands/eval.ts')).evalCommand,
+    soak: async () => (await import('./commands/soak.ts')).soakCommand,
   };
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
     process.stdout.write(usage);
