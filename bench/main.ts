@@ -19,6 +19,10 @@ const suites: Suite[] = [
   { name: 'facesets', run: async () => (await benchFacesets()) as unknown as Row[] },
   { name: 'train', configs: TRAIN_BENCH_CONFIGS, untagged: true, run: async (o) => (await benchTrain(o)) as unknown as Row[] },
   { name: 'extract', run: async () => (await (await import('./extract.ts')).benchExtract()) as unknown as Row[] },
+  { name: 'video', run: async () => (await (await import('./video.ts')).benchVideo()) as unknown as Row[] },
+  { name: 'memory', configs: ['mem-tiny', 'mem-96', 'mem-seed'], run: async (o) => (await (await import('./memory.ts')).benchMemory(o)) as unknown as Row[] },
+  { name: 'profile', configs: ['prof-tiny', 'prof-96'], run: async (o) => (await (await import('./profile.ts')).benchProfile(o)) as unknown as Row[] },
+  { name: 'merge', configs: ['merge-tiny', 'merge-seed'], run: async (o) => (await (await import('./merge.ts')).benchMerge(o)) as unknown as Row[] },
 ];
 
 export function printTable(title: string, rows: Row[]): void {

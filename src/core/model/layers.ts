@@ -108,6 +108,79 @@ function im2colConv(stride: number, pad: number): (x: tf.Tensor, w: tf.Tensor) =
   return f;
 }
 
+let fused = true;
+/**
+ * Issue 8 (memory): with `true` (default) and the im2col filter gradient, Conv2D's bias add and a following leaky ReLU
+ * run inside the conv's customGrad, which keeps only the conv input, the kernel and the activated output for the
+ * backward pass. The stock graph also keeps the pre-bias conv output (tfjs' Add saves both inputs, only for their
+ * shapes) and the pre-activation sum (LeakyRelu saves its input); and the pixel shuffle's Reshape keeps its input only
+ * for its shape. Same ops in the same order, so the numbers are identical; `false` restores the unfused graph for
+ * before/after measurements (bench/memory.ts) and tests.
+ */
+export function setFusedLayers(on: boolean): void {
+  fused = on;
+}
+export function getFusedLayers(): boolean {
+  return fused;
+}
+
+const fusedConvCache = new Map<string, (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D>();
+
+/** conv (im2col filter gradient) + bias, then leaky ReLU with `slope` unless it is null; one tape node. */
+function fusedConv(stride: number, pad: number, slope: number | null): (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D {
+  const cacheKey = `${stride}/${pad}/${slope}`;
+  let f = fusedConvCache.get(cacheKey);
+  if (!f) {
+    const padArg = pad === 0 ? 'valid' : symPad(pad);
+    f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, w, b, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.Tensor1D, tf.GradSaveFunc];
+      const z = tf.add(tf.conv2d(x, w, stride, padArg), b) as tf.Tensor4D;
+      const value = slope === null ? z : tf.leakyRelu(z, slope);
+      save([x, w, value]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
+          tf.tidy(() => {
+            const [sx, sw, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
+            // tfjs' LeakyRelu gradient selects on x > 0; with slope > 0 the output has the sign of the input.
+            const dz = slope === null ? dy : (tf.where(tf.greater(sy, 0), dy, tf.mul(dy, slope)) as tf.Tensor4D);
+            const db = tf.reshape(tf.sum(dz, [0, 1, 2]), [sw.shape[3]]);
+            const dx = tf.conv2dTranspose(dz, sw, sx.shape, stride, padArg);
+            const dw = im2colFilterGrad(sx, dz, sw.shape[0], stride, pad);
+            return [dx, dw, db];
+          }),
+      };
+    }) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+    fusedConvCache.set(cacheKey, f);
+  }
+  return f;
+}
+
+const addLeakyCache = new Map<number, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor4D>();
+/**
+ * leakyRelu(a + b, slope) for same-shape a, b as one tape node that keeps only its output (the stock pair keeps a, b
+ * and the sum; see setFusedLayers). Gradient: dy where the output is > 0, dy·slope elsewhere, for both inputs.
+ */
+function addLeakyRelu(a: tf.Tensor4D, b: tf.Tensor4D, slope: number): tf.Tensor4D {
+  let f = addLeakyCache.get(slope);
+  if (!f) {
+    f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const [x, y, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const value = tf.leakyRelu(tf.add(x, y), slope);
+      save([value]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const dz = tf.tidy(() => tf.where(tf.greater(saved[0], 0), dy, tf.mul(dy, slope)));
+          return [dz, tf.clone(dz)];
+        },
+      };
+    }) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor4D;
+    addLeakyCache.set(slope, f);
+  }
+  return f(a, b);
+}
+
 /**
  * DFL convolution without bias: symmetric zero padding ⌊k/2⌋ (= ((k−1)·dilation+1)//2 for dilation 1) then VALID
  * (§A.2, §A.8). `mode` picks the filter-gradient implementation; the forward result is the same.
@@ -125,9 +198,17 @@ export function conv2dSym(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, mode: 
 export function depthToSpace2(x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
   if (c % 4 !== 0) throw new Error(`depthToSpace2: channels ${c} not divisible by 4`);
-  return tf.tidy(() =>
-    tf.reshape(tf.transpose(tf.reshape(x, [b, h, w, 2, 2, c / 4]), [0, 1, 3, 2, 4, 5]), [b, 2 * h, 2 * w, c / 4]),
-  );
+  const shuffle = (t: tf.Tensor) =>
+    tf.reshape(tf.transpose(tf.reshape(t, [b, h, w, 2, 2, c / 4]), [0, 1, 3, 2, 4, 5]), [b, 2 * h, 2 * w, c / 4]) as tf.Tensor4D;
+  if (!fused) return tf.tidy(() => shuffle(x));
+  // A permutation: its gradient is the inverse permutation of dy, so nothing is saved (the stock Reshape gradient
+  // keeps its input alive only for the shape, see setFusedLayers). The transpose is its own inverse.
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: shuffle(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) =>
+      tf.tidy(() => tf.reshape(tf.transpose(tf.reshape(dy, [b, h, 2, w, 2, c / 4]), [0, 1, 3, 2, 4, 5]), [b, h, w, c])),
+  }));
+  return op(x) as tf.Tensor4D;
 }
 
 /** DFL `nn.flatten` in NHWC: transpose to NCHW first, so the vector is ordered (channel, row, column) (§A.8). */
@@ -270,9 +351,16 @@ export class Conv2D {
     this.bias = ctx.store.bias(`${name}/bias:0`, outCh);
   }
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() =>
-      tf.add(conv2dSym(x, this.weight as tf.Tensor4D, this.stride, this.ctx.convGrad ?? defaultConvGrad), this.bias),
-    );
+    const mode = this.ctx.convGrad ?? defaultConvGrad;
+    if (fused && mode === 'im2col') return fusedConv(this.stride, Math.floor(this.k / 2), null)(x, this.weight, this.bias);
+    return tf.tidy(() => tf.add(conv2dSym(x, this.weight as tf.Tensor4D, this.stride, mode), this.bias));
+  }
+  /** activate(apply(x), slope, cosAct), with bias and leaky ReLU fused into the conv's gradient node when possible. */
+  applyAct(x: tf.Tensor4D, slope: number, cosAct: boolean): tf.Tensor4D {
+    const mode = this.ctx.convGrad ?? defaultConvGrad;
+    if (fused && mode === 'im2col' && !cosAct && slope > 0)
+      return fusedConv(this.stride, Math.floor(this.k / 2), slope)(x, this.weight, this.bias);
+    return tf.tidy(() => activate(this.apply(x), slope, cosAct));
   }
 }
 
@@ -296,7 +384,7 @@ export class Downscale {
     this.conv1 = new Conv2D(ctx, `${name}/conv1`, inCh, outCh, k, 2);
   }
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => activate(this.conv1.apply(x), 0.1, this.ctx.cosAct));
+    return this.conv1.applyAct(x, 0.1, this.ctx.cosAct);
   }
 }
 
@@ -332,7 +420,7 @@ export class Upscale {
     this.conv1 = new Conv2D(ctx, `${name}/conv1`, inCh, outCh * 4, k);
   }
   apply(x: tf.Tensor4D): tf.Tensor4D {
-    return tf.tidy(() => depthToSpace2(activate(this.conv1.apply(x), 0.1, this.ctx.cosAct)));
+    return tf.tidy(() => depthToSpace2(this.conv1.applyAct(x, 0.1, this.ctx.cosAct)));
   }
 }
 
@@ -346,7 +434,8 @@ export class ResidualBlock {
   }
   apply(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const y = this.conv2.apply(activate(this.conv1.apply(x), 0.2, this.ctx.cosAct));
+      const y = this.conv2.apply(this.conv1.applyAct(x, 0.2, this.ctx.cosAct));
+      if (fused && !this.ctx.cosAct) return addLeakyRelu(x, y, 0.2);
       return activate(tf.add(x, y), 0.2, this.ctx.cosAct);
     });
   }

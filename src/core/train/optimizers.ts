@@ -77,10 +77,17 @@ export function bernoulliMask(shape: number[], p: number, rng: Rng): tf.Tensor {
 export function clipByGlobalNorm(grads: tf.Tensor[], clipNorm: number): tf.Tensor[] {
   if (!(clipNorm > 0) || grads.length === 0) return grads.map((g) => tf.clone(g));
   return tf.tidy(() => {
+    const scale = clipScale(grads, clipNorm);
+    return grads.map((g) => tf.mul(g, scale));
+  });
+}
+
+/** The factor of `clipByGlobalNorm`: clip/‖g‖ when ‖g‖ ≥ clip, else 1 (a scalar on the device). */
+function clipScale(grads: tf.Tensor[], clipNorm: number): tf.Scalar {
+  return tf.tidy(() => {
     const sq = grads.map((g) => tf.sum(tf.square(g)));
     const norm = tf.sqrt(sq.length === 1 ? sq[0] : tf.addN(sq));
-    const scale = tf.where(tf.greaterEqual(norm, clipNorm), tf.div(clipNorm, norm), tf.onesLike(norm));
-    return grads.map((g) => tf.mul(g, scale));
+    return tf.where(tf.greaterEqual(norm, clipNorm), tf.div(clipNorm, norm), tf.onesLike(norm)) as tf.Scalar;
   });
 }
 
@@ -91,6 +98,8 @@ export interface OptimizerStateData {
 }
 
 export class DflOptimizer {
+  /** Before/after switch for bench/memory.ts: true = the former update, every weight inside one tidy (same numbers). */
+  static singleTidy = false;
   readonly kind: OptimizerKind;
   readonly lr: number;
   readonly lrDropout: number;
@@ -143,18 +152,24 @@ export class DflOptimizer {
 
   /**
    * One update. `grads` maps variable names to gradients (of the loss summed over the batch, §C.5); variables
-   * without a gradient are left alone (frozen). The caller keeps ownership of `grads`.
+   * without a gradient are left alone (frozen). The caller keeps ownership of `grads` unless `consume` is set, in
+   * which case each gradient is disposed as soon as its weight is updated.
    */
-  applyGradients(grads: Map<string, tf.Tensor>): void {
+  applyGradients(grads: Map<string, tf.Tensor>, consume = false): void {
     if (this.disposed) throw new Error('optimizer disposed');
     const names = [...grads.keys()];
     for (const n of names) if (!this.vars.has(n)) throw new Error(`optimizer has no variable ${n}`);
     const lrT = this.lr * lrCosFactor(this.iterations, this.lrCos);
-    tf.tidy(() => {
-      const raw = names.map((n) => grads.get(n)!);
-      const clipped = this.clipNorm > 0 ? clipByGlobalNorm(raw, this.clipNorm) : raw;
-      names.forEach((name, i) => {
-        const g = clipped[i];
+    // Issue 8 (memory): one tidy per weight, so each weight's ~8 full-size temporaries die before the next weight's
+    // are made (one tidy over all weights kept ~8× the model size alive at the end of the update). The clip factor is
+    // one scalar computed first; g·factor per weight is the same multiplication clipByGlobalNorm does.
+    const scale = this.clipNorm > 0 && names.length > 0 ? tf.tidy(() => clipScale(names.map((n) => grads.get(n)!), this.clipNorm)) : null;
+    try {
+      const update = (fn: (name: string) => void) =>
+        DflOptimizer.singleTidy ? tf.tidy(() => names.forEach(fn)) : names.forEach((n) => tf.tidy(() => fn(n)));
+      update((name) => {
+        const raw = grads.get(name)!;
+        const g = scale ? tf.mul(raw, scale) : raw;
         const w = this.vars.get(name)!;
         const slots = this.slotVars.get(name)!;
         let diff: tf.Tensor;
@@ -173,9 +188,20 @@ export class DflOptimizer {
         }
         if (this.lrDropout !== 1) diff = tf.mul(diff, tf.cast(bernoulliMask(w.shape, this.lrDropout, this.rng), 'float32'));
         w.assign(tf.add(w, diff));
+        // The caller handed the gradient over: free it now rather than after every weight is updated.
+        if (consume && !DflOptimizer.singleTidy) grads.get(name)!.dispose();
       });
-    });
+    } finally {
+      scale?.dispose();
+    }
     this.iterations++;
+  }
+
+  /** Bytes of optimizer state held as tensors of the training backend (issue 8 memory accounting). */
+  backendSlotBytes(): number {
+    let n = 0;
+    for (const s of this.slotVars.values()) for (const v of s) n += v.size * 4;
+    return n;
   }
 
   /** Read the state back (asynchronously) for saving. */

@@ -24,6 +24,7 @@ import {
   bceWithLogits, blurOutMask, dssimFilterSizes, dssimPerSample, imageLossPerSample, lossMaskBlur, maePerSample,
   msePerSample, styleLoss, totalVariationMse,
 } from './losses.ts';
+import { variableGrads } from './gradients.ts';
 import { DflOptimizer, type OptimizerConfig } from './optimizers.ts';
 
 // ---- settings ---------------------------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
         // For the discriminator steps (inputs of D, captured from the generator's forward pass).
         const cap: { codeS?: tf.Tensor4D; codeD?: tf.Tensor4D; ganReal?: tf.Tensor4D; ganFake?: tf.Tensor4D; srcMean?: tf.Scalar; dstMean?: tf.Scalar } = {};
 
-        const { value, grads } = tf.variableGrads(() => {
+        const { value, grads } = variableGrads(() => {
           // §C.3 target preprocessing (inputs only: no gradient flows here).
           let tSrc = src.target;
           let tDst = dst.target;
@@ -325,7 +326,8 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
           const g = grads[v.name];
           if (g) named.set(name, g);
         }
-        srcDstOpt.applyGradients(named);
+        // consume: each gradient is freed right after its weight's update (issue 8 memory); gGrads' later dispose is a no-op.
+        srcDstOpt.applyGradients(named, true);
 
         // §C.6 code discriminator: ½[BCE(1, D(code_dst)) + BCE(0, D(code_src))], after the G step, same batch.
         if (codeDiscriminator && codeOpt && cap.codeS && cap.codeD) {
@@ -372,7 +374,7 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
 /** Gradient of `loss` w.r.t. a discriminator's variables and one optimizer update; frees everything it made. */
 function discriminatorStep(vars: Map<string, tf.Variable>, module: string, opt: DflOptimizer, loss: () => tf.Scalar): void {
   const list = [...vars];
-  const { value, grads } = tf.variableGrads(loss, list.map(([, v]) => v));
+  const { value, grads } = variableGrads(loss, list.map(([, v]) => v));
   try {
     const named = new Map<string, tf.Tensor>();
     for (const [key, v] of list) if (grads[v.name]) named.set(`${module}/${key}`, grads[v.name]);
