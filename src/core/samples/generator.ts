@@ -18,7 +18,7 @@ import { randomHsvShift } from './hsv.ts';
 import { eyesMouthMask, fullFaceMask } from './masks.ts';
 import { estimatePitchYawRoll, yawBin, YAW_BINS } from './pose.ts';
 import { Rng, ShuffledIndexStream } from './random.ts';
-import { genWarpParams, type ScaleFormula, SAEHD_WARP_RANGES, warpByParams } from './warp.ts';
+import { genWarpParams, type ScaleFormula, SAEHD_WARP_RANGES, type GrayPlaneJob, warpAffineGrayPlanes, warpByParams, warpSampleGray } from './warp.ts';
 
 /** What a face's `load()` returns: the decoded aligned image and its metadata. */
 export interface FaceData {
@@ -308,6 +308,32 @@ export class SampleGenerator {
     if (fileType !== this.faceType) {
       // re-crop to the model's face type from the aligned landmarks: images bicubic/replicate, masks bilinear/0
       const mat = getTransformMat(lm, res, this.faceType);
+      if (img.channels === 1) {
+        // one coordinate pass for the image and its masks (warp.ts); identical to the three warpAffine calls below
+        const plane = (src: FloatImage, interpolation: 'cubic' | 'linear'): [FloatImage, GrayPlaneJob] => {
+          const data = new Float32Array(res * res);
+          return [
+            { width: res, height: res, channels: 1, data },
+            { src: src.data, sw: w, sh: h, interpolation, replicate: interpolation === 'cubic', dst: data, off: 0, clip: false },
+          ];
+        };
+        const [im, ji] = plane(img, 'cubic');
+        const jobs = [ji];
+        image = im;
+        if (mask) {
+          const [m, j] = plane(mask, 'linear');
+          mask = m;
+          jobs.push(j);
+        }
+        if (em) {
+          const [m, j] = plane(em, 'linear');
+          em = m;
+          jobs.push(j);
+        }
+        warpAffineGrayPlanes(mat, res, res, jobs, false);
+        const bytes = image.data.byteLength + (mask?.data.byteLength ?? 0) + (em?.data.byteLength ?? 0) + 256;
+        return { image, mask, em, bytes };
+      }
       image = warpAffine(img, mat, res, res, { interpolation: 'cubic', border: 'replicate' });
       if (mask) mask = warpAffine(mask, mat, res, res, { interpolation: 'linear', border: 'constant' });
       if (em) em = warpAffine(em, mat, res, res, { interpolation: 'linear', border: 'constant' });
@@ -408,6 +434,17 @@ export class SampleGenerator {
     if ((o.randomHsvPower ?? 0) > 0) warpSrc = randomHsvShift(img, o.randomHsvPower!, rng, (o.channelOrder ?? 'bgr') === 'bgr');
 
     const imgLen = res * res * C, mLen = res * res;
+    if (C === 1 && params.rw === null) {
+      // the fused 1-channel path (warp.ts warpSampleGray): same outputs as below, bit for bit, in one pass per plane
+      warpSampleGray(params, warpSrc, img, p.mask, p.em, o.randomWarp ?? true, {
+        warped: out.warped,
+        target: out.target,
+        mask: p.mask ? out.targetMask : null,
+        em: p.em ? out.targetEmMask : null,
+        off: b * mLen,
+      });
+      return;
+    }
     const warped = warpByParams(params, warpSrc, o.randomWarp ?? true, true, true, true, 'cubic');
     out.warped.set(warped.data, b * imgLen);
     clip01(out.warped, b * imgLen, imgLen);
