@@ -7,7 +7,8 @@
  * What is counted: tfjs' own tensor bytes (`engine.state.numBytes`, what `tf.memory().numBytes` reports), which on the
  * WebGPU backend is what lives in GPU buffers (the buffer *pool* can be larger; kernel workspaces outside tensors, e.g.
  * XNNPACK's on wasm or WebGPU uniforms, are not counted). The phases are found by hooking the engine's `endTape` (end
- * of the forward pass) and the optimizer's `applyGradients` (end of backward, start of the update).
+ * of the forward pass) and the optimizer's `update` (end of backward, start of the update). `--opt-on-gpu n` is DFL's
+ * models_opt_on_gpu off: the optimizer slots live in host Float32Arrays (reported as host_slots, not in the peak).
  *
  *   npm run bench -- --only memory            all three configurations (mem-tiny, mem-96, mem-seed)
  *   npm run bench -- --only mem-96 [--backend cpu|wasm] [--before] [--grads tape|stock] [--fused n] [--saved] [--warmup 0] [--opt-on-gpu n] [--conv-grad stock]
@@ -40,6 +41,8 @@ export interface MemoryRow {
   peak_phase: string;
   weights: number;
   opt_slots: number;
+  /** Optimizer slots held in host memory instead (models_opt_on_gpu off). */
+  host_slots: number;
   batch_in: number;
   grads_all: number;
   /** Live bytes at the end of the forward pass minus weights, slots and batch: what the tape keeps for backward. */
@@ -128,7 +131,7 @@ export async function measureStep(o: ModelOptions, name: string, argv: string[])
     const marks: { fwdEnd?: number; fwdEndBytes?: number; optStart?: number; optEnd?: number } = {};
     const kernelCount = () => engine.state.activeProfile.kernels.length;
     const origEndTape = engine.endTape;
-    const origApply = trainer.srcDstOpt.applyGradients.bind(trainer.srcDstOpt);
+    const origUpdate = trainer.srcDstOpt.update.bind(trainer.srcDstOpt);
     let profiling = false;
     const showSaved = argv.includes('--saved');
     engine.endTape = function (this: EngineHooks) {
@@ -139,9 +142,9 @@ export async function measureStep(o: ModelOptions, name: string, argv: string[])
       }
       origEndTape.call(this);
     };
-    trainer.srcDstOpt.applyGradients = (g) => {
+    trainer.srcDstOpt.update = async (g, consume) => {
       if (profiling) marks.optStart = kernelCount();
-      origApply(g);
+      await origUpdate(g, consume);
       if (profiling) marks.optEnd = kernelCount();
     };
     // Warm-up step (first-use allocations, kernel set-up); `--warmup 0` skips it for the seed model on a slow CPU.
@@ -179,6 +182,7 @@ export async function measureStep(o: ModelOptions, name: string, argv: string[])
       peak_phase: peakPhase,
       weights: mib(weights),
       opt_slots: mib(slots),
+      host_slots: mib(trainer.srcDstOpt.hostSlotBytes()),
       batch_in: mib(batchBytes),
       grads_all: mib(trainable),
       fwd_kept: mib((marks.fwdEndBytes ?? 0) - base),

@@ -59,7 +59,8 @@ async function readVars(vars: Iterable<[string, tf.Variable]>, prefix: string, o
 }
 
 async function readSlots(opt: DflOptimizer | null, out: Map<string, TensorData>): Promise<void> {
-  if (opt) await readVars(opt.slots(), '', out);
+  // readState works wherever the state lives (models_opt_on_gpu) and returns copies.
+  if (opt) for (const [k, v] of (await opt.readState()).slots) out.set(k, v);
 }
 
 /**
@@ -189,7 +190,7 @@ const dims = (s: readonly number[]) => (s.length ? s.join('×') : 'scalar');
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Missing, mis-shaped and unexpected entries of `stored` against live variables; each a line for a person. */
-function compare(live: ReadonlyMap<string, tf.Variable>, stored: ReadonlyMap<string, TensorData>, what: string): string[] {
+function compare(live: ReadonlyMap<string, { shape: number[]; size: number }>, stored: ReadonlyMap<string, TensorData>, what: string): string[] {
   const problems: string[] = [];
   for (const [k, v] of live) {
     const t = stored.get(k);
@@ -293,7 +294,7 @@ export async function restoreState(content: CheckpointContent, settings: Restore
       else if (storedOptions.adabelief !== options.adabelief)
         notes.push(`optimizer switched to ${options.adabelief ? 'AdaBelief' : 'RMSprop'}: its state starts fresh`);
       else {
-        problems.push(...compare(trainer.srcDstOpt.slots(), genSlots, 'optimizer'));
+        problems.push(...compare(trainer.srcDstOpt.slotInfo(), genSlots, 'optimizer'));
         loadGenSlots = true;
       }
     }
@@ -323,7 +324,7 @@ export async function restoreState(content: CheckpointContent, settings: Restore
       }
       const p = compare(net.variables(), w, what);
       const sameKind = storedOptions.adabelief === options.adabelief;
-      if (sameKind) p.push(...compare(opt.slots(), s, `${what} optimizer`));
+      if (sameKind) p.push(...compare(opt.slotInfo(), s, `${what} optimizer`));
       if (p.length) {
         notes.push(`the ${what} does not fit (${p.slice(0, 2).join('; ')}${p.length > 2 ? '; …' : ''}): it starts fresh`);
         return;

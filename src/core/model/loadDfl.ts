@@ -71,7 +71,7 @@ export interface LoadedDflModel {
 /** An aux network (discriminator) and its optimizer, checked together; null = fits. */
 function auxProblems(
   vars: ReadonlyMap<string, tf.Variable>,
-  opt: ReadonlyMap<string, tf.Variable> | null,
+  opt: ReadonlyMap<string, { shape: number[] }> | null,
   state: { weights: DflWeights | null; optimizer: DflOptimizerState | null },
   file: string,
   optFile: string,
@@ -104,7 +104,7 @@ export function loadDflModel(dfl: DflModel, settings: LoadDflSettings = {}): Loa
     }
     // Generator optimizer (§C.8): one slot (RMSprop) or two (AdaBelief) per weight.
     if (trainer && dfl.optimizer) {
-      const r = compareArrays(trainer.srcDstOpt.slots(), dfl.optimizer.slots, fileName('src_dst_opt'));
+      const r = compareArrays(trainer.srcDstOpt.slotInfo(), dfl.optimizer.slots, fileName('src_dst_opt'));
       problems.push(...r.problems);
       if (r.extra.length) notes.push(`${fileName('src_dst_opt')}: ${r.extra.length} slot(s) this optimizer does not have, ignored`);
     }
@@ -114,7 +114,7 @@ export function loadDflModel(dfl: DflModel, settings: LoadDflSettings = {}): Loa
     // Discriminators: load when they fit, else start fresh as DFL does.
     const loadAux = (
       net: { variables(): Map<string, tf.Variable> } | null,
-      opt: { slots(): Map<string, tf.Variable>; loadState(s: { iters: number; slots: ReadonlyMap<string, DflArray> }): void } | null,
+      opt: { slotInfo(): Map<string, { shape: number[] }>; loadState(s: { iters: number; slots: ReadonlyMap<string, DflArray> }): void } | null,
       state: DflModel['gan'],
       what: string,
       w: string,
@@ -128,7 +128,7 @@ export function loadDflModel(dfl: DflModel, settings: LoadDflSettings = {}): Loa
         notes.push(`no ${fileName(w)}: the ${what} starts fresh, as DFL does`);
         return null;
       }
-      const p = auxProblems(net.variables(), opt?.slots() ?? null, state, fileName(w), fileName(o));
+      const p = auxProblems(net.variables(), opt?.slotInfo() ?? null, state, fileName(w), fileName(o));
       if (p.length) {
         notes.push(`the ${what} in ${fileName(w)} does not fit (${p.slice(0, 3).join('; ')}${p.length > 3 ? '; …' : ''}): it starts fresh, as DFL does when its file does not load`);
         return null;

@@ -19,6 +19,13 @@
  * e.g. variable `encoder/down1/downs_0/conv1/weight:0` → `ms_encoder/down1/downs_0/conv1/weight_0:0`.
  * The LR-dropout masks are drawn on the CPU (like DFL's `lr_dropout = cpu`) from a seeded PRNG and uploaded as bool
  * tensors; tfjs has no on-device random kernels on every backend.
+ *
+ * Where the state lives (`models_opt_on_gpu`, §C.1 option table, §C.8; issue 8 memory): on the training backend as
+ * tf.Variables (default), or — with the option off — as Float32Arrays in the worker's own memory, which takes the
+ * 2× (AdaBelief) or 1× (RMSprop) model size out of the GPU (the 227 MiB of the seed model, spec "GPU memory" verdict).
+ * The host update reads each gradient back, runs the same formulas in JS with every operation rounded to float32
+ * (Math.fround after each +, −, ×, ÷, √ of float32 operands is exactly IEEE float32, as the backend computes), and
+ * uploads only the masked update, which is added to the weight on the backend. Same LR-dropout stream, same clip factor.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRng, type Rng } from './rng.ts';
@@ -37,6 +44,8 @@ export interface OptimizerConfig {
   clipNorm?: number;
   /** Seed of the LR-dropout mask stream. */
   seed?: number;
+  /** `models_opt_on_gpu`: false keeps the state in host Float32Arrays instead of backend tensors (default true). */
+  onBackend?: boolean;
 }
 
 export const DFL_LR = 5e-5;
@@ -91,6 +100,12 @@ function clipScale(grads: tf.Tensor[], clipNorm: number): tf.Scalar {
   });
 }
 
+/** Shape and element count of one slot (what checkpoint and DFL-import checks compare against). */
+export interface SlotInfo {
+  shape: number[];
+  size: number;
+}
+
 /** Optimizer state as plain arrays, for checkpoints; keys are DFL's (see the module comment). */
 export interface OptimizerStateData {
   iters: number;
@@ -108,8 +123,14 @@ export class DflOptimizer {
   /** DFL's `iters` variable: number of applied updates. */
   iterations = 0;
   private readonly vars: Map<string, tf.Variable>;
-  /** Slots per variable name: [m, v] for AdaBelief, [acc] for RMSprop. */
+  /** false = `models_opt_on_gpu` off: the slots are host arrays (`hostSlots`), not backend variables (`slotVars`). */
+  readonly onBackend: boolean;
+  /** Slots per variable name: [m, v] for AdaBelief, [acc] for RMSprop. Backend mode only. */
   private readonly slotVars = new Map<string, tf.Variable[]>();
+  /** The same slots as host arrays (host mode only). */
+  private readonly hostSlots = new Map<string, Float32Array[]>();
+  /** DFL slot key → variable name and slot index. */
+  private readonly keyIndex = new Map<string, { name: string; index: number }>();
   private readonly rng: Rng;
   private disposed = false;
 
@@ -125,9 +146,15 @@ export class DflOptimizer {
     this.lrCos = config.lrCos ?? 0;
     this.clipNorm = config.clipNorm ?? 0;
     this.rng = createRng(config.seed ?? 0x5eed);
+    this.onBackend = config.onBackend ?? true;
     this.vars = new Map(vars);
     for (const [name, v] of this.vars) {
       const n = this.kind === 'adabelief' ? 2 : 1;
+      this.slotKeys(name).forEach((k, index) => this.keyIndex.set(k, { name, index }));
+      if (!this.onBackend) {
+        this.hostSlots.set(name, Array.from({ length: n }, () => new Float32Array(v.size)));
+        continue;
+      }
       const slots: tf.Variable[] = [];
       // tidy frees the zeros tensor the variable was initialised from (the variable keeps its own reference).
       for (let i = 0; i < n; i++) slots.push(tf.tidy(() => tf.variable(tf.zerosLike(v), false)));
@@ -140,14 +167,66 @@ export class DflOptimizer {
     return this.kind === 'adabelief' ? [slotKey('ms', varName), slotKey('vs', varName)] : [slotKey('acc', varName)];
   }
 
-  /** Live slot variables keyed by DFL file key (owned by the optimizer: do not dispose). */
+  /**
+   * Live slot variables keyed by DFL file key (owned by the optimizer: do not dispose). Backend mode only; code that
+   * must work in both modes uses slotInfo / slotData / setSlotData / readState / loadState.
+   */
   slots(): Map<string, tf.Variable> {
+    if (!this.onBackend) throw new Error('optimizer state is in host memory (models_opt_on_gpu off): use slotData()');
     const out = new Map<string, tf.Variable>();
     for (const [name, s] of this.slotVars) {
       const keys = this.slotKeys(name);
       keys.forEach((k, i) => out.set(k, s[i]));
     }
     return out;
+  }
+
+  /** Shape and size of every slot keyed by DFL file key, in either mode. */
+  slotInfo(): Map<string, SlotInfo> {
+    const out = new Map<string, SlotInfo>();
+    for (const [name, v] of this.vars) for (const k of this.slotKeys(name)) out.set(k, { shape: v.shape.slice(), size: v.size });
+    return out;
+  }
+
+  /** Variable name and slot index of a DFL slot key, or null. */
+  private slotOf(key: string): { name: string; index: number } | null {
+    return this.keyIndex.get(key) ?? null;
+  }
+
+  /** A copy of one slot's values (either mode); throws for an unknown key. */
+  async slotData(key: string): Promise<Float32Array> {
+    const at = this.slotOf(key);
+    if (!at) throw new Error(`optimizer has no slot ${key}`);
+    if (!this.onBackend) return this.hostSlots.get(at.name)![at.index].slice();
+    // A copy: the cpu backend hands out its live buffer.
+    return ((await this.slotVars.get(at.name)![at.index].data()) as Float32Array).slice();
+  }
+
+  /** Overwrite one slot (either mode); only the element count must match, as in loadState. */
+  setSlotData(key: string, data: ArrayLike<number>): void {
+    const at = this.slotOf(key);
+    if (!at) throw new Error(`optimizer has no slot ${key}`);
+    this.writeSlot(key, at, data);
+  }
+
+  private writeSlot(key: string, at: { name: string; index: number }, data: ArrayLike<number>): void {
+    const size = this.vars.get(at.name)!.size;
+    if (data.length !== size) throw new Error(`optimizer slot ${key}: ${data.length} values for shape [${this.vars.get(at.name)!.shape}]`);
+    if (!this.onBackend) {
+      this.hostSlots.get(at.name)![at.index].set(data);
+      return;
+    }
+    const v = this.slotVars.get(at.name)![at.index];
+    tf.tidy(() => v.assign(tf.tensor(Float32Array.from(data), v.shape, 'float32')));
+  }
+
+  /**
+   * One update, in either mode: the host path (models_opt_on_gpu off) reads gradients back, so it is asynchronous;
+   * the backend path is `applyGradients`. Same arguments and ownership rules as `applyGradients`.
+   */
+  async update(grads: Map<string, tf.Tensor>, consume = false): Promise<void> {
+    if (this.onBackend) this.applyGradients(grads, consume);
+    else await this.applyGradientsHost(grads, consume);
   }
 
   /**
@@ -157,6 +236,7 @@ export class DflOptimizer {
    */
   applyGradients(grads: Map<string, tf.Tensor>, consume = false): void {
     if (this.disposed) throw new Error('optimizer disposed');
+    if (!this.onBackend) throw new Error('optimizer state is in host memory (models_opt_on_gpu off): use update()');
     const names = [...grads.keys()];
     for (const n of names) if (!this.vars.has(n)) throw new Error(`optimizer has no variable ${n}`);
     const lrT = this.lr * lrCosFactor(this.iterations, this.lrCos);
@@ -197,17 +277,91 @@ export class DflOptimizer {
     this.iterations++;
   }
 
-  /** Bytes of optimizer state held as tensors of the training backend (issue 8 memory accounting). */
+  /**
+   * The host path of `update` (§C.8 formulas, float32 rounding as on the backend; see the module comment). Per weight:
+   * read the gradient back, free it when consumed, update the host slots in place, upload the masked update and add it
+   * to the weight on the backend (2 weight-sized backend temporaries instead of the backend path's ~8).
+   */
+  private async applyGradientsHost(grads: Map<string, tf.Tensor>, consume: boolean): Promise<void> {
+    if (this.disposed) throw new Error('optimizer disposed');
+    const names = [...grads.keys()];
+    for (const n of names) if (!this.vars.has(n)) throw new Error(`optimizer has no variable ${n}`);
+    const f = Math.fround;
+    // The backend multiplies by these scalars as float32 tensors; round them the same way.
+    const negLr = f(-(this.lr * lrCosFactor(this.iterations, this.lrCos)));
+    const b1 = f(BETA1);
+    const ob1 = f(1 - BETA1);
+    const b2 = f(BETA2);
+    const ob2 = f(1 - BETA2);
+    const rho = f(RHO);
+    const orho = f(1 - RHO);
+    const eps = f(EPSILON);
+    // The global clip factor needs every gradient: computed on the backend exactly as there, one scalar read back.
+    let scale = 1;
+    let clip = false;
+    if (this.clipNorm > 0 && names.length > 0) {
+      const s = tf.tidy(() => clipScale(names.map((n) => grads.get(n)!), this.clipNorm));
+      try {
+        scale = (await s.data())[0];
+      } finally {
+        s.dispose();
+      }
+      clip = true;
+    }
+    const dropout = this.lrDropout !== 1;
+    const threshold = Math.floor(this.lrDropout * 4294967296);
+    for (const name of names) {
+      const gt = grads.get(name)!;
+      const g = (await gt.data()) as Float32Array;
+      if (consume) gt.dispose();
+      const w = this.vars.get(name)!;
+      const slots = this.hostSlots.get(name)!;
+      const diff = new Float32Array(g.length);
+      if (this.kind === 'adabelief') {
+        const [ms, vs] = slots;
+        for (let i = 0; i < g.length; i++) {
+          const gi = clip ? f(g[i] * scale) : g[i];
+          const m = f(f(ms[i] * b1) + f(gi * ob1));
+          const d = f(gi - m);
+          const v = f(f(vs[i] * b2) + f(f(d * d) * ob2));
+          ms[i] = m;
+          vs[i] = v;
+          diff[i] = f(f(m * negLr) / f(f(Math.sqrt(v)) + eps));
+        }
+      } else {
+        const [acc] = slots;
+        for (let i = 0; i < g.length; i++) {
+          const gi = clip ? f(g[i] * scale) : g[i];
+          const a = f(f(acc[i] * rho) + f(f(gi * gi) * orho));
+          acc[i] = a;
+          diff[i] = f(f(gi * negLr) / f(f(Math.sqrt(a)) + eps));
+        }
+      }
+      // Same draws, in the same order, as bernoulliMask on the backend path; a dropped element's update is ±0.
+      if (dropout) for (let i = 0; i < diff.length; i++) if (!(this.rng.nextUint32() < threshold)) diff[i] *= 0;
+      tf.tidy(() => w.assign(tf.add(w, tf.tensor(diff, w.shape, 'float32'))));
+    }
+    this.iterations++;
+  }
+
+  /** Bytes of optimizer state held as tensors of the training backend (issue 8 memory accounting); 0 in host mode. */
   backendSlotBytes(): number {
     let n = 0;
     for (const s of this.slotVars.values()) for (const v of s) n += v.size * 4;
     return n;
   }
 
-  /** Read the state back (asynchronously) for saving. */
+  /** Bytes of optimizer state held in host memory (models_opt_on_gpu off); 0 in backend mode. */
+  hostSlotBytes(): number {
+    let n = 0;
+    for (const s of this.hostSlots.values()) for (const a of s) n += a.byteLength;
+    return n;
+  }
+
+  /** Read the state back (asynchronously) for saving; the arrays are copies. */
   async readState(): Promise<OptimizerStateData> {
     const slots = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [key, v] of this.slots()) slots.set(key, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
+    for (const [key, info] of this.slotInfo()) slots.set(key, { shape: info.shape, data: await this.slotData(key) });
     return { iters: this.iterations, slots };
   }
 
@@ -217,7 +371,6 @@ export class DflOptimizer {
    * The counter comes from `iters` or, as in a DFL `…_opt.npy` dict, from a `iters:0` entry among the slots.
    */
   loadState(state: { iters?: number; slots: ReadonlyMap<string, { data: ArrayLike<number | bigint> }> }): void {
-    const live = this.slots();
     let iters = state.iters;
     for (const [key, { data }] of state.slots) {
       if (key === 'iters:0') {
@@ -225,10 +378,9 @@ export class DflOptimizer {
         if (iters === undefined && data.length > 0) iters = Number(data[0]);
         continue;
       }
-      const v = live.get(key);
-      if (!v) continue;
-      if (data.length !== v.size) throw new Error(`optimizer slot ${key}: ${data.length} values for shape [${v.shape}]`);
-      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(data as ArrayLike<number>), v.shape, 'float32')));
+      const at = this.slotOf(key);
+      if (!at) continue;
+      this.writeSlot(key, at, data as ArrayLike<number>);
     }
     if (iters !== undefined) this.iterations = iters;
   }
@@ -238,5 +390,6 @@ export class DflOptimizer {
     this.disposed = true;
     for (const s of this.slotVars.values()) for (const v of s) v.dispose();
     this.slotVars.clear();
+    this.hostSlots.clear();
   }
 }

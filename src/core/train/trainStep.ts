@@ -159,6 +159,8 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
     lrCos: s.lrDropout ? 500 : 0,
     clipNorm: s.clipGrad ? 1 : 0,
     seed: (seed * 7919 + k) >>> 0,
+    // models_opt_on_gpu off: every optimizer's state in worker memory (DFL places all three on the CPU then).
+    onBackend: opts.models_opt_on_gpu,
   });
 
   // Generator: slots for every saveable weight; gradients only for the trainable ones (§C.8).
@@ -327,13 +329,13 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
           if (g) named.set(name, g);
         }
         // consume: each gradient is freed right after its weight's update (issue 8 memory); gGrads' later dispose is a no-op.
-        srcDstOpt.applyGradients(named, true);
+        await srcDstOpt.update(named, true);
 
         // §C.6 code discriminator: ½[BCE(1, D(code_dst)) + BCE(0, D(code_src))], after the G step, same batch.
         if (codeDiscriminator && codeOpt && cap.codeS && cap.codeD) {
           const cs = cap.codeS;
           const cd = cap.codeD;
-          discriminatorStep(codeDiscriminator.variables(), 'dis', codeOpt, () =>
+          await discriminatorStep(codeDiscriminator.variables(), 'dis', codeOpt, () =>
             tf.mul(tf.sum(tf.add(bceWithLogits(1, codeDiscriminator!.apply(cd)), bceWithLogits(0, codeDiscriminator!.apply(cs)))), 0.5) as tf.Scalar,
           );
         }
@@ -341,7 +343,7 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
         if (gan && ganOpt && cap.ganReal && cap.ganFake) {
           const real = cap.ganReal;
           const fake = cap.ganFake;
-          discriminatorStep(gan.variables(), 'D_src', ganOpt, () => {
+          await discriminatorStep(gan.variables(), 'D_src', ganOpt, () => {
             const [rc, rf] = gan!.apply(real);
             const [fc, ff] = gan!.apply(fake);
             const centre = tf.mul(tf.add(bceWithLogits(1, rc), bceWithLogits(0, fc)), 0.5);
@@ -372,13 +374,13 @@ export function createTrainer(model: SaehdModel, opts: ModelOptions = model.opti
 }
 
 /** Gradient of `loss` w.r.t. a discriminator's variables and one optimizer update; frees everything it made. */
-function discriminatorStep(vars: Map<string, tf.Variable>, module: string, opt: DflOptimizer, loss: () => tf.Scalar): void {
+async function discriminatorStep(vars: Map<string, tf.Variable>, module: string, opt: DflOptimizer, loss: () => tf.Scalar): Promise<void> {
   const list = [...vars];
   const { value, grads } = variableGrads(loss, list.map(([, v]) => v));
   try {
     const named = new Map<string, tf.Tensor>();
     for (const [key, v] of list) if (grads[v.name]) named.set(`${module}/${key}`, grads[v.name]);
-    opt.applyGradients(named);
+    await opt.update(named);
   } finally {
     tf.dispose([value, ...Object.values(grads)]);
   }
