@@ -3,11 +3,16 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from '@playwright/test';
 import { chromiumLaunchOptions } from '../tests/e2e/chromium.ts';
 
-/** Build (when dist/ is missing), serve with `vite preview`, and open Chromium with WebGPU on. */
+/**
+ * Build, serve with `vite preview`, and open Chromium with WebGPU on. The build runs every time so a benchmark never
+ * measures a stale bundle; SAEHDBW_BENCH_NO_BUILD=1 reuses the existing one (when it exists). SAEHDBW_DIST picks the
+ * build folder, as for the e2e tests.
+ */
 export async function startApp(): Promise<{ url: string; browser: Browser; stop: () => Promise<void> }> {
-  if (!existsSync('dist/index.html')) await run('npx', ['vite', 'build']);
+  const outDir = process.env.SAEHDBW_DIST ?? 'dist';
+  if (process.env.SAEHDBW_BENCH_NO_BUILD !== '1' || !existsSync(`${outDir}/index.html`)) await run('npx', ['vite', 'build', '--outDir', outDir]);
   const port = 4310 + Math.floor(Math.random() * 500);
-  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort'], {
+  const server: ChildProcess = spawn('npx', ['vite', 'preview', '--host', '127.0.0.1', '--port', String(port), '--strictPort', '--outDir', outDir], {
     stdio: 'ignore',
   });
   const url = `http://127.0.0.1:${port}`;
