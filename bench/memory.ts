@@ -21,8 +21,9 @@ import { archiString, type ModelOptions } from '../src/core/model/options.ts';
 import { createSaehd } from '../src/core/model/saehd.ts';
 import { setGradientMode, type GradientMode } from '../src/core/train/gradients.ts';
 import { DflOptimizer } from '../src/core/train/optimizers.ts';
-import { createTrainer, type TrainBatch, type TrainSide } from '../src/core/train/trainStep.ts';
+import { createTrainer, type TrainBatch } from '../src/core/train/trainStep.ts';
 import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
+import { syntheticSide } from '../tests/fixtures/syntheticBatch.ts';
 
 export { MEMORY_BENCH_CONFIGS };
 
@@ -59,19 +60,7 @@ export interface MemoryRow {
 const MIB = 1024 * 1024;
 const mib = (b: number) => Math.round((b / MIB) * 100) / 100;
 
-function side(n: number, res: number, ch: number, phase: number): TrainSide {
-  const img = new Float32Array(n * res * res * ch);
-  const mask = new Float32Array(n * res * res);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < res; y++)
-      for (let x = 0; x < res; x++) {
-        const p = (b * res + y) * res + x;
-        const inFace = (y - res / 2) ** 2 + (x - res / 2 - b) ** 2 < (res * 0.3) ** 2;
-        mask[p] = inFace ? 1 : 0;
-        for (let c = 0; c < ch; c++) img[p * ch + c] = inFace ? 0.6 + 0.3 * Math.sin((x + phase + c) / 3) * Math.cos(y / 4) : 0.2 + (0.3 * x) / res;
-      }
-  return { warped: img, target: img.slice(), targetMask: mask, targetEmMask: mask.slice() };
-}
+const side = syntheticSide;
 
 function flag(argv: string[], name: string): string | undefined {
   const i = argv.indexOf(name);

@@ -19,30 +19,19 @@ import {
 import { parsePickle } from '../../src/core/formats/pickle.ts';
 import { writePickle } from '../../src/core/formats/pickleWriter.ts';
 import { PyFloat, isNdArray, ndarray, type PyDict, type PyValue } from '../../src/core/formats/pyValue.ts';
-import { importDflModel, loadDflModel } from '../../src/core/model/loadDfl.ts';
-import { quickTest, type ModelOptions } from '../../src/core/model/options.ts';
+import { importDflModel } from '../../src/core/model/loadDfl.ts';
+import { type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd } from '../../src/core/model/saehd.ts';
-import { createTrainer, type TrainBatch, type TrainSide } from '../../src/core/train/trainStep.ts';
+import { createTrainer, type TrainBatch } from '../../src/core/train/trainStep.ts';
 import { makeDflFaces } from '../fixtures/makeFaces.ts';
 import { CPYTHON_DATA_DAT_HEX, hex, independentFolder, specModules, tiny, type Shapes } from '../fixtures/dflFolder.ts';
+import { syntheticSide } from '../fixtures/syntheticBatch.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-function side(n: number, res: number, ch: number, phase: number): TrainSide {
-  const img = new Float32Array(n * res * res * ch);
-  const mask = new Float32Array(n * res * res);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < res; y++)
-      for (let x = 0; x < res; x++) {
-        const p = (b * res + y) * res + x;
-        const inFace = (y - res / 2) ** 2 + (x - res / 2 - b) ** 2 < (res * 0.3) ** 2;
-        mask[p] = inFace ? 1 : 0;
-        for (let c = 0; c < ch; c++) img[p * ch + c] = inFace ? 0.6 + 0.3 * Math.sin((x + phase + c) / 3) : 0.2 + (0.3 * x) / res;
-      }
-  return { warped: img, target: img.slice(), targetMask: mask };
-}
+const side = syntheticSide;
 const batch = (res: number, ch: number): TrainBatch => ({ src: side(2, res, ch, 0), dst: side(2, res, ch, 5) });
 
 const count = (s: Shapes) => [...s.values()].reduce((a, sh) => a + sh.reduce((x, y) => x * y, 1), 0);

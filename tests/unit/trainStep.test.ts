@@ -4,7 +4,8 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { NonFiniteLossError, TrainingBatchError } from '../../src/core/errors.ts';
 import { quickTest, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd } from '../../src/core/model/saehd.ts';
-import { createTrainer, trainSettings, type TrainBatch, type TrainSide } from '../../src/core/train/trainStep.ts';
+import { createTrainer, trainSettings, type TrainBatch } from '../../src/core/train/trainStep.ts';
+import { syntheticSide } from '../fixtures/syntheticBatch.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -16,23 +17,7 @@ function tiny(over: Partial<ModelOptions> = {}): ModelOptions {
 }
 
 /** A deterministic batch side: a bright disc (the "face") on a darker gradient, with its mask; warped = target. */
-function side(n: number, res: number, ch: number, phase: number): TrainSide {
-  const img = new Float32Array(n * res * res * ch);
-  const mask = new Float32Array(n * res * res);
-  const em = new Float32Array(n * res * res);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < res; y++)
-      for (let x = 0; x < res; x++) {
-        const p = (b * res + y) * res + x;
-        const r2 = (y - res / 2) ** 2 + (x - res / 2 - b) ** 2;
-        const inFace = r2 < (res * 0.3) ** 2;
-        mask[p] = inFace ? 1 : 0;
-        em[p] = inFace && Math.abs(y - res * 0.4) < 2 ? 1 : 0;
-        for (let c = 0; c < ch; c++)
-          img[p * ch + c] = inFace ? 0.6 + 0.3 * Math.sin((x + phase + c) / 3) * Math.cos(y / 4) : 0.2 + (0.3 * x) / res;
-      }
-  return { warped: img, target: img.slice(), targetMask: mask, targetEmMask: em };
-}
+const side = syntheticSide;
 
 function batch(res: number, ch = 1, n = 2): TrainBatch {
   return { src: side(n, res, ch, 0), dst: side(n, res, ch, 5) };
