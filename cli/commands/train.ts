@@ -332,6 +332,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let lossHistory: [number, number][];
   let extra: Record<string, unknown>;
   let seed: number;
+  const attachments = content?.attachments;
   if (content) {
     try {
       const r = await restoreState(content, { seed: args.seed, overrides: args.options });
@@ -372,6 +373,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const save = async (): Promise<boolean> => {
     try {
       const c = await captureState(model, trainer, options, lossHistory, extra);
+      // Attachments the terminal does not use itself (the studio's preview faces, an imported DFL model's data.dat)
+      // travel on unchanged, so a model that visits the terminal loses nothing.
+      if (attachments?.size) c.attachments = attachments;
       writeAtomically(file, encodeCheckpoint(c));
       saveFailed = false;
       return true;

@@ -92,6 +92,9 @@ test(`terminal → page → terminal: a Quick-test checkpoint trains on in each 
   expect(again.iter).toBe(inPage + 2);
   expect(again.lossHistory.slice(0, inPage)).toEqual(fromPage.lossHistory);
   expect(again.options).toEqual(fromPage.options);
+  // The studio's preview faces (checkpoint attachments) survive the terminal's save untouched.
+  expect(fromPage.attachments?.size ?? 0).toBeGreaterThan(0);
+  expect(again.attachments).toEqual(fromPage.attachments);
   for (const [, l] of again.lossHistory.slice(inPage)) expect(Number.isFinite(l)).toBe(true);
 
   // 4. The terminal's eval scores the page-trained file (JSON with SSIM in [−1, 1]).
