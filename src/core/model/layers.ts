@@ -41,17 +41,69 @@ const symPad = (p: number): Pad4 => [[0, 0], [p, p], [p, p], [0, 0]];
  */
 const IM2COL_MAX_ELEMENTS = 1 << 24;
 
+/**
+ * Split-K for the filter-gradient matmul (issue 8). patches^T · dy has a huge inner dimension (rows = N·Ho·Wo) and a
+ * tiny output (k·k·Cin × Cout), so one matmul gives a GPU few output tiles to work on. Splitting the rows into S chunks
+ * and running one batched matmul [S, K, Cout] followed by a sum over S gives S× more parallel work for the same FLOPs.
+ * A number forces S (1 = unsplit); 'auto' picks S per backend from rows (see autoFilterGradSplit).
+ */
+export type FilterGradSplit = number | 'auto';
+let filterGradSplit: FilterGradSplit = 'auto';
+export function setFilterGradSplit(split: FilterGradSplit): void {
+  if (split !== 'auto' && !(Number.isInteger(split) && split >= 1)) throw new Error(`filter-gradient split must be a positive integer or 'auto', not ${split}`);
+  filterGradSplit = split;
+}
+export function getFilterGradSplit(): FilterGradSplit {
+  return filterGradSplit;
+}
+
+/** Rows per chunk that 'auto' aims for on WebGPU. */
+const SPLIT_TARGET_ROWS = 4096;
+/** Upper bound for 'auto': the [S, K, Cout] partial sums stay small next to the patches. */
+const SPLIT_MAX = 64;
+
+/**
+ * S for 'auto': 1 off WebGPU (wasm and cpu run the matmul on the CPU, where a batched matmul only adds the partial-sum
+ * pass); on WebGPU about rows / SPLIT_TARGET_ROWS, preferring a divisor of rows so no zero padding is needed.
+ */
+export function autoFilterGradSplit(rows: number, backend: string = tf.getBackend()): number {
+  if (backend !== 'webgpu') return 1;
+  const want = Math.min(SPLIT_MAX, Math.floor(rows / SPLIT_TARGET_ROWS));
+  if (want < 2) return 1;
+  for (let s = want; s >= Math.ceil(want / 2); s--) if (rows % s === 0) return s;
+  return want;
+}
+
+function resolveSplit(split: FilterGradSplit, rows: number): number {
+  return split === 'auto' ? autoFilterGradSplit(rows) : Math.max(1, Math.min(split, rows));
+}
+
+/** a^T · b for a [rows, K], b [rows, Cout] as S row chunks (zero rows appended when S does not divide rows). */
+function matMulTA(a: tf.Tensor2D, b: tf.Tensor2D, s: number): tf.Tensor2D {
+  if (s <= 1) return tf.matMul(a, b, true, false);
+  const [rows, ka] = a.shape;
+  const co = b.shape[1];
+  const chunk = Math.ceil(rows / s);
+  const extra = s * chunk - rows;
+  const ap = extra > 0 ? tf.pad(a, [[0, extra], [0, 0]]) : a;
+  const bp = extra > 0 ? tf.pad(b, [[0, extra], [0, 0]]) : b;
+  const partial = tf.matMul(tf.reshape(ap, [s, chunk, ka]), tf.reshape(bp, [s, chunk, co]), true, false);
+  return tf.sum(partial, 0);
+}
+
 /** dW[kh,kw,ci,co] = Σ_{n,y,x} xpad[n, y·s+kh, x·s+kw, ci] · dy[n,y,x,co], as patches^T · dy. */
 export function im2colFilterGrad(
   x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, pad: number, maxElements = IM2COL_MAX_ELEMENTS,
+  split: FilterGradSplit = filterGradSplit,
 ): tf.Tensor4D {
   return tf.tidy(() => {
     const [n, , , c] = x.shape;
     const [, ho, wo, co] = dy.shape;
     const rows = n * ho * wo;
-    const dy2 = tf.reshape(dy, [rows, co]);
+    const s = resolveSplit(split, rows);
+    const dy2 = tf.reshape(dy, [rows, co]) as tf.Tensor2D;
     if (k === 1 && stride === 1 && pad === 0) {
-      return tf.reshape(tf.matMul(tf.reshape(x, [rows, c]), dy2, true, false), [1, 1, c, co]);
+      return tf.reshape(matMulTA(tf.reshape(x, [rows, c]) as tf.Tensor2D, dy2, s), [1, 1, c, co]);
     }
     const xp = pad > 0 ? tf.pad(x, symPad(pad)) : x;
     const tap = (i: number, j: number): tf.Tensor4D =>
@@ -62,7 +114,7 @@ export function im2colFilterGrad(
     const grad = (taps: Array<[number, number]>): tf.Tensor2D => {
       const parts = taps.map(([i, j]) => tap(i, j));
       const cols = parts.length === 1 ? parts[0] : tf.concat(parts, 3);
-      return tf.matMul(tf.reshape(cols, [rows, taps.length * c]), dy2, true, false);
+      return matMulTA(tf.reshape(cols, [rows, taps.length * c]) as tf.Tensor2D, dy2, s);
     };
     const all: Array<[number, number]> = [];
     for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) all.push([i, j]);
