@@ -46,9 +46,11 @@ const IM2COL_MAX_ELEMENTS = 1 << 24;
  * tiny output (k·k·Cin × Cout), so one matmul gives a GPU few output tiles to work on. Splitting the rows into S chunks
  * and running one batched matmul [S, K, Cout] followed by a sum over S gives S× more parallel work for the same FLOPs.
  * A number forces S (1 = unsplit); 'auto' picks S per backend from rows (see autoFilterGradSplit).
+ * Default 1: on SwiftShader a split of 2 roughly halved the filter-gradient kernels of the tiny model but only matched
+ * the stock kernel, and larger models were not measured; 'auto' is opt-in until a GPU run shows it pays.
  */
 export type FilterGradSplit = number | 'auto';
-let filterGradSplit: FilterGradSplit = 'auto';
+let filterGradSplit: FilterGradSplit = 1;
 export function setFilterGradSplit(split: FilterGradSplit): void {
   if (split !== 'auto' && !(Number.isInteger(split) && split >= 1)) throw new Error(`filter-gradient split must be a positive integer or 'auto', not ${split}`);
   filterGradSplit = split;
@@ -64,21 +66,22 @@ const SPLIT_MAX = 64;
 
 /**
  * S for 'auto': 1 off WebGPU (wasm and cpu run the matmul on the CPU, where a batched matmul only adds the partial-sum
- * pass); on WebGPU about rows / SPLIT_TARGET_ROWS, preferring a divisor of rows so no zero padding is needed.
+ * pass); on WebGPU the power of two at or below rows / SPLIT_TARGET_ROWS (model rows N·H·W are multiples of it, so
+ * no zero padding).
  */
 export function autoFilterGradSplit(rows: number, backend: string = tf.getBackend()): number {
   if (backend !== 'webgpu') return 1;
   const want = Math.min(SPLIT_MAX, Math.floor(rows / SPLIT_TARGET_ROWS));
-  if (want < 2) return 1;
-  for (let s = want; s >= Math.ceil(want / 2); s--) if (rows % s === 0) return s;
-  return want;
+  return want < 2 ? 1 : 2 ** Math.floor(Math.log2(want));
 }
 
+/** The S actually used: a power of two (the partial sums are halved pairwise), at most rows. */
 function resolveSplit(split: FilterGradSplit, rows: number): number {
-  return split === 'auto' ? autoFilterGradSplit(rows) : Math.max(1, Math.min(split, rows));
+  const want = Math.max(1, Math.min(split === 'auto' ? autoFilterGradSplit(rows) : split, rows));
+  return 2 ** Math.floor(Math.log2(want));
 }
 
-/** a^T · b for a [rows, K], b [rows, Cout] as S row chunks (zero rows appended when S does not divide rows). */
+/** a^T · b for a [rows, K], b [rows, Cout] as S (a power of two) row chunks, zero rows appended when S does not divide rows. */
 function matMulTA(a: tf.Tensor2D, b: tf.Tensor2D, s: number): tf.Tensor2D {
   if (s <= 1) return tf.matMul(a, b, true, false);
   const [rows, ka] = a.shape;
@@ -88,7 +91,16 @@ function matMulTA(a: tf.Tensor2D, b: tf.Tensor2D, s: number): tf.Tensor2D {
   const ap = extra > 0 ? tf.pad(a, [[0, extra], [0, 0]]) : a;
   const bp = extra > 0 ? tf.pad(b, [[0, extra], [0, 0]]) : b;
   const partial = tf.matMul(tf.reshape(ap, [s, chunk, ka]), tf.reshape(bp, [s, chunk, co]), true, false);
-  return tf.sum(partial, 0);
+  // The partial sums are added pairwise (halving S with slice + add), not by tf.sum(partial, 0) or a [1, S]·[S, K·Cout]
+  // matmul: on WebGPU a reduction over the leading axis runs a transpose plus one workgroup per output, and a matmul
+  // with one output row wastes 31 of 32 tile rows; both measured slower than the whole split matmul on SwiftShader.
+  const m = ka * co;
+  let p = tf.reshape(partial, [s, m]) as tf.Tensor2D;
+  while (p.shape[0] > 1) {
+    const h = p.shape[0] / 2; // S is a power of two (resolveSplit)
+    p = tf.add(tf.slice(p, [0, 0], [h, m]), tf.slice(p, [h, 0], [h, m]));
+  }
+  return tf.reshape(p, [ka, co]);
 }
 
 /** dW[kh,kw,ci,co] = Σ_{n,y,x} xpad[n, y·s+kh, x·s+kw, ci] · dy[n,y,x,co], as patches^T · dy. */
