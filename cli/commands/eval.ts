@@ -29,7 +29,7 @@ import { fullFaceMask } from '../../src/core/samples/masks.ts';
 import { UsageError } from '../args.ts';
 import { readDflFolder, type NodeFace } from '../nodeFaces.ts';
 import { initNodeJpegCodec } from '../nodeCodec.ts';
-import { BackendSetupError, setupNodeBackend, type NodeBackend } from './train.ts';
+import { setupNodeBackendOrSay, type NodeBackend } from './train.ts';
 
 const USAGE = `usage: saehdbw eval --model FILE --faces DIR [--swap] [--side dst|src] [--holdout-every K]
        [--backend wasm|cpu] [--batch N]
@@ -137,15 +137,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     err(`${args.model}: ${toUserMessage(e).replace(/^unexpected problem: /, '')}`);
     return 1;
   }
-  try {
-    await setupNodeBackend(args.backend);
-  } catch (e) {
-    if (e instanceof BackendSetupError) {
-      err(e.message);
-      return 2;
-    }
-    throw e;
-  }
+  if ((await setupNodeBackendOrSay(args.backend, err)) === null) return 2;
   await initNodeJpegCodec();
   const restored = await restoreState(content, { trainer: false });
   const { model, options } = restored;

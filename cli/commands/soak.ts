@@ -38,7 +38,7 @@ import { makeDflFaces } from '../../tests/fixtures/makeFaces.ts';
 import { UsageError } from '../args.ts';
 import { initNodeJpegCodec } from '../nodeCodec.ts';
 import { readDflFolder, type NodeFace } from '../nodeFaces.ts';
-import { BackendSetupError, generatorOptions, setupNodeBackend, writeAtomically } from './train.ts';
+import { generatorOptions, setupNodeBackendOrSay, writeAtomically } from './train.ts';
 
 const USAGE = `usage: saehdbw soak [--iters N] [--preview-every K] [--save-every M] [--report-every R] [--json FILE]
        [--src DIR --dst DIR] [--backend wasm|cpu] [--seed N]
@@ -198,16 +198,8 @@ export async function soakCommand(argv: string[]): Promise<number> {
     err(toUserMessage(e instanceof UsageError ? new Error(e.message) : e).replace(/^unexpected problem: /, ''));
     return 2;
   }
-  let engine: string;
-  try {
-    engine = await setupNodeBackend(args.backend);
-  } catch (e) {
-    if (e instanceof BackendSetupError) {
-      err(e.message);
-      return 2;
-    }
-    throw e;
-  }
+  const engine = await setupNodeBackendOrSay(args.backend, err);
+  if (engine === null) return 2;
   const tmp = mkdtempSync(join(tmpdir(), 'saehdbw-soak-'));
   const file = join(tmp, 'soak.saehdbw');
   const model = createSaehd(o, args.seed);

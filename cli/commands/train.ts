@@ -56,6 +56,19 @@ interface GpuLike {
   requestAdapter(): Promise<unknown>;
 }
 
+/** setupNodeBackend, with a backend that cannot start told to the user (`say`) and null returned (exit status 2). */
+export async function setupNodeBackendOrSay(name: NodeBackend, say: (text: string) => void): Promise<string | null> {
+  try {
+    return await setupNodeBackend(name);
+  } catch (e) {
+    if (e instanceof BackendSetupError) {
+      say(e.message);
+      return null;
+    }
+    throw e;
+  }
+}
+
 /**
  * Activate a tfjs backend in Node. wasm: the package's Node build finds its .wasm files next to itself in
  * node_modules (dist/tfjs-backend-wasm-simd.wasm; no setWasmPaths needed), and runs one thread (no worker threads in
@@ -314,16 +327,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
 
   // 3. The backend.
-  let engine: string;
-  try {
-    engine = await setupNodeBackend(args.backend);
-  } catch (e) {
-    if (e instanceof BackendSetupError) {
-      err(e.message);
-      return 2;
-    }
-    throw e;
-  }
+  const engine = await setupNodeBackendOrSay(args.backend, err);
+  if (engine === null) return 2;
 
   // 4. Model and trainer: restored from FILE, or new.
   let model: SaehdModel;
