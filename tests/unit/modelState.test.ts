@@ -15,6 +15,7 @@ import { OptionError } from '../../src/core/errors.ts';
 import { quickTest, validateOptions, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd } from '../../src/core/model/saehd.ts';
 import { createTrainer, type TrainBatch, type Trainer } from '../../src/core/train/trainStep.ts';
+import { syntheticBatch } from '../fixtures/syntheticBatch.ts';
 
 beforeAll(async () => {
   expect(await tf.setBackend('wasm')).toBe(true);
@@ -25,20 +26,7 @@ function tiny(over: Partial<ModelOptions> = {}): ModelOptions {
   return { ...quickTest, archi: 'df', resolution: 32, ae_dims: 16, e_dims: 4, d_dims: 4, d_mask_dims: 4, batch_size: 2, ...over };
 }
 
-function batch(res: number, n = 2, phase = 0): TrainBatch {
-  const side = (p: number) => {
-    const img = new Float32Array(n * res * res);
-    const mask = new Float32Array(n * res * res);
-    for (let i = 0; i < img.length; i++) {
-      const x = i % res, y = Math.floor(i / res) % res;
-      const inFace = (x - res / 2) ** 2 + (y - res / 2) ** 2 < (res * 0.3) ** 2;
-      mask[i] = inFace ? 1 : 0;
-      img[i] = inFace ? 0.6 + 0.3 * Math.sin((x + p) / 3) * Math.cos(y / 4) : 0.2 + (0.3 * x) / res;
-    }
-    return { warped: img, target: img.slice(), targetMask: mask };
-  };
-  return { src: side(phase), dst: side(phase + 5) };
-}
+const batch = (res: number, n = 2, phase = 0): TrainBatch => syntheticBatch(res, n, phase);
 
 async function values(m: Map<string, tf.Variable>): Promise<Map<string, Float32Array>> {
   const out = new Map<string, Float32Array>();

@@ -12,6 +12,7 @@ import { quickTest, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd, type SaehdModel } from '../../src/core/model/saehd.ts';
 import { DflOptimizer } from '../../src/core/train/optimizers.ts';
 import { createTrainer, type TrainBatch, type Trainer } from '../../src/core/train/trainStep.ts';
+import { syntheticBatch } from '../fixtures/syntheticBatch.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -21,21 +22,7 @@ function tiny(over: Partial<ModelOptions> = {}): ModelOptions {
   return { ...quickTest, archi: 'df-ud', resolution: 32, ae_dims: 16, e_dims: 4, d_dims: 4, d_mask_dims: 4, channels: 1, batch_size: 2, ...over };
 }
 
-function batch(res: number, phase: number): TrainBatch {
-  const side = (p: number) => {
-    const img = new Float32Array(2 * res * res);
-    const mask = new Float32Array(2 * res * res);
-    for (let i = 0; i < img.length; i++) {
-      const x = i % res;
-      const y = Math.floor(i / res) % res;
-      const inFace = (x - res / 2) ** 2 + (y - res / 2) ** 2 < (res * 0.3) ** 2;
-      mask[i] = inFace ? 1 : 0;
-      img[i] = inFace ? 0.6 + 0.3 * Math.sin((x + p) / 3) * Math.cos(y / 4) : 0.2 + (0.3 * x) / res;
-    }
-    return { warped: img, target: img.slice(), targetMask: mask };
-  };
-  return { src: side(phase), dst: side(phase + 5) };
-}
+const batch = (res: number, phase: number): TrainBatch => syntheticBatch(res, 2, phase);
 
 /** Every weight (model and discriminators) and every optimizer slot of a trainer, as copies. */
 async function snapshot(model: SaehdModel, t: Trainer): Promise<Map<string, Float32Array>> {

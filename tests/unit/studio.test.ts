@@ -11,7 +11,8 @@ import { CheckpointStore } from '../../src/core/checkpoint/checkpointStore.ts';
 import { captureState, restoreState } from '../../src/core/checkpoint/modelState.ts';
 import { OPTION_SCHEMA, quickTest, seed2GB, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd } from '../../src/core/model/saehd.ts';
-import { createTrainer, type TrainBatch } from '../../src/core/train/trainStep.ts';
+import { createTrainer } from '../../src/core/train/trainStep.ts';
+import { syntheticBatch } from '../fixtures/syntheticBatch.ts';
 import {
   autosaveDue,
   backupDue,
@@ -198,20 +199,7 @@ describe('option form model', () => {
 
 // ---- exact resume through the store ------------------------------------------------------------------------------------
 
-function batch(res: number, n: number, phase: number): TrainBatch {
-  const side = (p: number) => {
-    const img = new Float32Array(n * res * res);
-    const mask = new Float32Array(n * res * res);
-    for (let i = 0; i < img.length; i++) {
-      const x = i % res, y = Math.floor(i / res) % res;
-      const inFace = (x - res / 2) ** 2 + (y - res / 2) ** 2 < (res * 0.3) ** 2;
-      mask[i] = inFace ? 1 : 0;
-      img[i] = inFace ? 0.6 + 0.3 * Math.sin((x + p) / 3) * Math.cos(y / 4) : 0.2 + (0.3 * x) / res;
-    }
-    return { warped: img, target: img.slice(), targetMask: mask };
-  };
-  return { src: side(phase), dst: side(phase + 5) };
-}
+const batch = syntheticBatch;
 
 describe('exact resume (save → store → reload → resume)', () => {
   beforeAll(async () => {
