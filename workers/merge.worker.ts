@@ -101,8 +101,20 @@ function deps(s: Loaded, facesetId: string): MergeDeps {
   };
 }
 
+/**
+ * Loads, previews, batch merges and disposal run one at a time: a load awaits between freeing the old model and
+ * keeping the new one, so two overlapping loads (a quick model switch) could keep the wrong model or leak one, and a
+ * preview or merge could see its model disposed under it. A preview asked for during Merge all waits for it.
+ */
+let lock: Promise<unknown> = Promise.resolve();
+function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  const run = lock.then(fn, fn);
+  lock = run.catch(() => undefined);
+  return run;
+}
+
 serve<MergeCalls>({
-  async load(req) {
+  load: (req) => exclusive(async () => {
     if (batchRunning) throw new SaehdError('merge-busy', 'a merge is running: cancel it before changing the model');
     unload();
     backendEnv ??= await probeBackendEnv();
@@ -137,11 +149,12 @@ serve<MergeCalls>({
     };
     state = { model: r.model, info, loaded, key: `${loaded.modelId}@${generation}` };
     return loaded;
-  },
+  }),
 
   plan,
 
-  async preview(req, ctx) {
+  preview: (req, ctx) => exclusive(async () => {
+    throwIfAborted(ctx.signal);
     const s = need();
     const t0 = performance.now();
     const p = await plan(req);
@@ -179,15 +192,16 @@ serve<MergeCalls>({
       maskRect: main.maskRect,
       ms: performance.now() - t0,
     };
-  },
+  }),
 
-  async mergeAll(req, ctx) {
+  mergeAll: (req, ctx) => exclusive(async () => {
     const s = need();
     if (batchRunning) throw new SaehdError('merge-busy', 'a merge is already running');
     batchRunning = true;
     try {
       const p = await plan(req);
-      const quality = Math.min(100, Math.max(1, Math.round(req.quality ?? 95)));
+      // PNG has no quality: 0 keeps a JPEG-slider change from counting as new settings (which would redo a PNG run).
+      const quality = req.format === 'png' ? 0 : Math.min(100, Math.max(1, Math.round(req.quality ?? 95)));
       return await mergeAllFrames(
         deps(s, req.facesetId),
         req.frameSetId,
@@ -198,11 +212,11 @@ serve<MergeCalls>({
     } finally {
       batchRunning = false;
     }
-  },
+  }),
 
-  async dispose() {
+  dispose: () => exclusive(async () => {
     if (batchRunning) throw new SaehdError('merge-busy', 'a merge is running: cancel it first');
     unload();
     return { numTensors: tf.memory().numTensors };
-  },
+  }),
 });

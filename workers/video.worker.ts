@@ -313,68 +313,75 @@ serve<VideoCalls>({
       if (copySource) output.addAudioTrack(copySource);
       if (encodeSource) output.addAudioTrack(encodeSource);
       await output.start();
-      const abortIfAsked = async () => {
-        if (!ctx.signal.aborted) return;
-        await output.cancel().catch(() => undefined);
-        throw new AbortError();
-      };
-
-      // Audio first, cut at the video's end (a cancelled decode or a shorter merge has fewer frames).
-      const videoEnd = names.length / fps;
-      if (audioTrack && copySource) {
-        const decoderConfig = (await audioTrack.getDecoderConfig()) ?? undefined;
-        let firstPacket = true;
-        for await (const p of new EncodedPacketSink(audioTrack).packets()) {
-          if (p.timestamp >= videoEnd) break;
-          await copySource.add(p, firstPacket && decoderConfig ? { decoderConfig } : undefined);
-          firstPacket = false;
-        }
-        copySource.close();
-      } else if (audioTrack && encodeSource) {
-        for await (const s of new AudioSampleSink(audioTrack).samples(0, videoEnd)) {
-          try {
-            await encodeSource.add(s);
-          } finally {
-            s.close();
-          }
-        }
-        encodeSource.close();
-      }
-      await abortIfAsked();
-
-      const canvas = new OffscreenCanvas(width, height);
-      const c2d = canvas.getContext('2d');
-      if (!c2d) throw new FrameSetVideoError(info.name, 'no 2D canvas in this worker to draw frames');
-      // The next frame is read from IndexedDB while this one is encoded.
       let next: Promise<StoredFrame> = Promise.resolve(first);
-      for (let i = 0; i < names.length; i++) {
-        await abortIfAsked();
-        const f = await next;
-        if (i + 1 < names.length) next = store.getFrame(info.id, names[i + 1]);
-        let bmp: ImageBitmap;
-        try {
-          bmp = await createImageBitmap(new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: f.type }));
-        } catch {
+      // Any failure after start (an encoder error, a frame deleted mid-way) closes the output and its encoders.
+      try {
+        const abortIfAsked = async () => {
+          if (!ctx.signal.aborted) return;
           await output.cancel().catch(() => undefined);
-          throw new FrameSetVideoError(info.name, `frame ${f.name} is not an image the browser can read`);
+          throw new AbortError();
+        };
+
+        // Audio first, cut at the video's end (a cancelled decode or a shorter merge has fewer frames).
+        const videoEnd = names.length / fps;
+        if (audioTrack && copySource) {
+          const decoderConfig = (await audioTrack.getDecoderConfig()) ?? undefined;
+          let firstPacket = true;
+          for await (const p of new EncodedPacketSink(audioTrack).packets()) {
+            if (p.timestamp >= videoEnd) break;
+            await copySource.add(p, firstPacket && decoderConfig ? { decoderConfig } : undefined);
+            firstPacket = false;
+          }
+          copySource.close();
+        } else if (audioTrack && encodeSource) {
+          for await (const s of new AudioSampleSink(audioTrack).samples(0, videoEnd)) {
+            try {
+              await encodeSource.add(s);
+            } finally {
+              s.close();
+            }
+          }
+          encodeSource.close();
         }
-        try {
-          // Same size as the set: drawn 1:1, so an odd last row/column is cropped (evenSize); another size is scaled.
-          if (bmp.width === srcW && bmp.height === srcH) c2d.drawImage(bmp, 0, 0);
-          else c2d.drawImage(bmp, 0, 0, width, height);
-        } finally {
-          bmp.close();
+        await abortIfAsked();
+
+        const canvas = new OffscreenCanvas(width, height);
+        const c2d = canvas.getContext('2d');
+        if (!c2d) throw new FrameSetVideoError(info.name, 'no 2D canvas in this worker to draw frames');
+        // The next frame is read from IndexedDB while this one is encoded.
+        for (let i = 0; i < names.length; i++) {
+          await abortIfAsked();
+          const f = await next;
+          if (i + 1 < names.length) next = store.getFrame(info.id, names[i + 1]);
+          let bmp: ImageBitmap;
+          try {
+            bmp = await createImageBitmap(new Blob([f.bytes as Uint8Array<ArrayBuffer>], { type: f.type }));
+          } catch {
+            await output.cancel().catch(() => undefined);
+            throw new FrameSetVideoError(info.name, `frame ${f.name} is not an image the browser can read`);
+          }
+          try {
+            // Same size as the set: drawn 1:1, so an odd last row/column is cropped (evenSize); another size is scaled.
+            if (bmp.width === srcW && bmp.height === srcH) c2d.drawImage(bmp, 0, 0);
+            else c2d.drawImage(bmp, 0, 0, width, height);
+          } finally {
+            bmp.close();
+          }
+          const sample = new VideoSample(canvas, { timestamp: i / fps, duration: 1 / fps });
+          try {
+            await videoSource.add(sample);
+          } finally {
+            sample.close();
+          }
+          ctx.progress({ done: i + 1, total: names.length });
         }
-        const sample = new VideoSample(canvas, { timestamp: i / fps, duration: 1 / fps });
-        try {
-          await videoSource.add(sample);
-        } finally {
-          sample.close();
-        }
-        ctx.progress({ done: i + 1, total: names.length });
+        videoSource.close();
+        await output.finalize();
+      } catch (e) {
+        next.catch(() => undefined);
+        await output.cancel().catch(() => undefined);
+        throw e;
       }
-      videoSource.close();
-      await output.finalize();
       const bytes = output.target.buffer!;
       ctx.transfer(bytes);
       return {

@@ -81,53 +81,62 @@ export function variableGrads(f: () => tf.Scalar, varList: tf.Variable[]): { val
   if (xs.length === 0) throw new Error('variableGrads: none of the variables is trainable');
 
   const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
-  if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error('variableGrads: the loss function must return a scalar');
   const tape = engine.state.activeTape ?? [];
-  const nodes = pathNodes(tape, xs, y);
-  const xIds = new Set(xs.map((x) => x.id));
+  let grads: tf.NamedTensorMap;
+  // On any failure (a non-scalar loss, a missing gradient, an out-of-memory) the tape's saved activations and the loss
+  // are freed and the tape closed, so a failed step leaks nothing.
+  try {
+    if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error('variableGrads: the loss function must return a scalar');
+    const nodes = pathNodes(tape, xs, y);
+    const xIds = new Set(xs.map((x) => x.id));
 
-  const grads = engine.tidy('backward', () => {
-    const acc = new Map<number, tf.Tensor>();
-    acc.set(y.id, tf.onesLike(y));
-    for (let i = nodes.length - 1; i >= 0; i--) {
-      const node = nodes[i];
-      if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
-      const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
-      const inputGrads = node.gradient(dys);
-      for (const [name, x] of Object.entries(node.inputs)) {
-        if (!(name in inputGrads)) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}`);
-        let dx = tf.tidy(() => inputGrads[name]());
-        if (dx.dtype !== 'float32') throw new Error(`gradient of ${node.kernelName} input ${name} is ${dx.dtype}, not float32`);
-        if (!tf.util.arraysEqual(dx.shape, x.shape))
-          throw new Error(`gradient of ${node.kernelName} input ${name} has shape [${dx.shape}], the input [${x.shape}]`);
-        // A gradient function may hand back dy itself; own a separate handle so freeing dy below keeps it.
-        if (dys.includes(dx)) dx = tf.clone(dx);
-        const cur = acc.get(x.id);
-        if (cur === undefined) acc.set(x.id, dx);
-        else {
-          acc.set(x.id, tf.add(cur, dx));
-          cur.dispose();
-          dx.dispose();
+    grads = engine.tidy('backward', () => {
+      const acc = new Map<number, tf.Tensor>();
+      acc.set(y.id, tf.onesLike(y));
+      for (let i = nodes.length - 1; i >= 0; i--) {
+        const node = nodes[i];
+        if (!node.gradient) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+        const dys = node.outputs.map((o) => acc.get(o.id) ?? null);
+        const inputGrads = node.gradient(dys);
+        for (const [name, x] of Object.entries(node.inputs)) {
+          if (!(name in inputGrads)) throw new Error(`Cannot backprop through input ${name} of ${node.kernelName}`);
+          let dx = tf.tidy(() => inputGrads[name]());
+          if (dx.dtype !== 'float32') throw new Error(`gradient of ${node.kernelName} input ${name} is ${dx.dtype}, not float32`);
+          if (!tf.util.arraysEqual(dx.shape, x.shape))
+            throw new Error(`gradient of ${node.kernelName} input ${name} has shape [${dx.shape}], the input [${x.shape}]`);
+          // A gradient function may hand back dy itself; own a separate handle so freeing dy below keeps it.
+          if (dys.includes(dx)) dx = tf.clone(dx);
+          const cur = acc.get(x.id);
+          if (cur === undefined) acc.set(x.id, dx);
+          else {
+            acc.set(x.id, tf.add(cur, dx));
+            cur.dispose();
+            dx.dispose();
+          }
         }
+        // This node was the producer of its outputs: their gradients are complete and now consumed.
+        for (const o of node.outputs) {
+          if (xIds.has(o.id)) continue;
+          acc.get(o.id)?.dispose();
+          acc.delete(o.id);
+        }
+        if (node.saved) for (const t of node.saved) t.dispose();
       }
-      // This node was the producer of its outputs: their gradients are complete and now consumed.
-      for (const o of node.outputs) {
-        if (xIds.has(o.id)) continue;
-        acc.get(o.id)?.dispose();
-        acc.delete(o.id);
+      const out: tf.NamedTensorMap = {};
+      for (const x of xs) {
+        const g = acc.get(x.id);
+        if (g) out[x.name] = g;
       }
-      if (node.saved) for (const t of node.saved) t.dispose();
-    }
-    const out: tf.NamedTensorMap = {};
-    for (const x of xs) {
-      const g = acc.get(x.id);
-      if (g) out[x.name] = g;
-    }
-    return out;
-  });
-  // Free what the remaining (off-path) nodes saved and close the tape, as engine.gradients does at depth 0.
-  for (const node of tape) if (node.saved) for (const t of node.saved) t.dispose();
-  engine.state.activeTape = null;
+      return out;
+    });
+  } catch (e) {
+    tf.dispose(y);
+    throw e;
+  } finally {
+    // Free what the remaining (off-path) nodes saved and close the tape, as engine.gradients does at depth 0.
+    for (const node of tape) if (node.saved) for (const t of node.saved) t.dispose();
+    engine.state.activeTape = null;
+  }
   if (Object.keys(grads).length === 0) {
     y.dispose();
     throw new Error('variableGrads: no variable is connected to the loss');

@@ -4,7 +4,7 @@
  * dst, dst→dst, dst→src as DFL's preview image) encoded as PNG, and the download is a zip of those PNGs built with
  * fflate's streaming Zip, one frame read from IndexedDB at a time.
  */
-import { Zip, ZipPassThrough } from 'fflate';
+import { zipStored } from './download.ts';
 import type { StudioPreview } from '../../../workers/studio.protocol.ts';
 
 /** Floats in [0,1] (1 or 3 channels, RGB order) → RGBA bytes. */
@@ -41,21 +41,7 @@ export const frameName = (iter: number): string => `${String(iter).padStart(7, '
  * A zip of the frames (stored, PNG does not deflate further) built as a stream: `read` is called for one frame at a
  * time, so at most one frame plus the zip's output parts are held.
  */
-export async function zipFrames(iters: readonly number[], read: (iter: number) => Promise<Uint8Array | undefined>): Promise<Blob> {
-  const parts: Uint8Array[] = [];
-  let failed: Error | null = null;
-  const zip = new Zip((err, chunk) => {
-    if (err) failed = err;
-    else parts.push(chunk);
-  });
-  for (const it of iters) {
-    const bytes = await read(it);
-    if (!bytes) continue;
-    const entry = new ZipPassThrough(frameName(it));
-    zip.add(entry);
-    entry.push(bytes, true);
-  }
-  zip.end();
-  if (failed) throw failed;
-  return new Blob(parts as Uint8Array<ArrayBuffer>[], { type: 'application/zip' });
+export function zipFrames(iters: readonly number[], read: (iter: number) => Promise<Uint8Array | undefined>): Promise<Blob> {
+  const byName = new Map(iters.map((it) => [frameName(it), it]));
+  return zipStored([...byName.keys()], (name) => read(byName.get(name)!));
 }

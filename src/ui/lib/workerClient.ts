@@ -1,13 +1,13 @@
+import { SaehdError } from '../../core/errors.ts';
 import type { CallMap, Reply } from '../../../workers/lib/protocol.ts';
 
-/** The error a worker reported, with its user message and code. */
-export class WorkerCallError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = 'WorkerCallError';
+/**
+ * The error a worker reported, with its user message and code. A SaehdError, because the worker already turned it into
+ * a user message: toUserMessage passes it through as it is.
+ */
+export class WorkerCallError extends SaehdError {
+  constructor(message: string, code: string) {
+    super(code, message);
   }
 }
 
@@ -65,7 +65,11 @@ export class WorkerClient<M extends CallMap> {
     });
   }
 
+  /** Stops the worker; calls still waiting are rejected (code 'worker-terminated'), so no caller waits forever. */
   terminate(): void {
     this.worker.terminate();
+    const err = new WorkerCallError('the worker was stopped before it answered', 'worker-terminated');
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
   }
 }

@@ -3,7 +3,6 @@
  * model); the live preview (debounced, a newer request cancels the older one); the batch merge with progress, cancel
  * and resume; and the zip download of the merged frames. The model and the pixels live in the merge worker.
  */
-import { zipSync } from 'fflate';
 import { createStore, get, set, type UseStore } from 'idb-keyval';
 import { CheckpointStore } from '../../core/checkpoint/checkpointStore.ts';
 import { colorTransferModesFor } from '../../core/color/index.ts';
@@ -15,7 +14,7 @@ import type { MergeAllResult, MergeFormat } from '../../core/frames/mergeJob.ts'
 import { defaultMergeSettings, normalizeMergeSettings, type MergeSettings } from '../../core/merge/index.ts';
 import type { BackendPref } from '../../core/train/backend.ts';
 import type { MergeCalls, MergeModelLoaded, MergePreviewResult } from '../../../workers/merge.protocol.ts';
-import { downloadBlob } from '../lib/download.ts';
+import { downloadBlob, zipStored } from '../lib/download.ts';
 import { isAuxId } from '../lib/studio.ts';
 import { WorkerCallError, WorkerClient } from '../lib/workerClient.ts';
 import type { AppState } from './app.svelte.ts';
@@ -368,14 +367,11 @@ export class MergeState {
     this.busy = { label: 'Packing merged frames', done: 0, total: out.count, abort: null };
     try {
       const names = await this.frames.frameNames(out.id);
-      const files: Record<string, [Uint8Array, { level: 0 }]> = {};
-      let i = 0;
-      for (const n of names) {
-        files[n] = [(await this.frames.getFrame(out.id, n)).bytes, { level: 0 }];
-        this.busy = { ...this.busy!, done: ++i };
-      }
+      const zip = await zipStored(names, async (n) => (await this.frames.getFrame(out.id, n)).bytes, (done) => {
+        this.busy = { ...this.busy!, done };
+      });
       const base = (this.frameSets.find((s) => s.id === this.frameSetId)?.name ?? 'frames').replace(/[^\w.-]+/g, '_');
-      downloadBlob(new Blob([zipSync(files) as Uint8Array<ArrayBuffer>], { type: 'application/zip' }), `${base}-merged.zip`);
+      downloadBlob(zip, `${base}-merged.zip`);
     } catch (e) {
       this.error = `Download failed: ${describe(e)}`;
     } finally {

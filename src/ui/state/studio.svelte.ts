@@ -316,15 +316,23 @@ export class StudioState {
     );
     const checkpoint = this.pendingCheckpoint ?? undefined;
     const client = this.client;
-    const info = await client.call('init', {
-      options: o,
-      checkpoint: checkpoint ? checkpoint.slice() : undefined,
-      overrides: checkpoint && this.pendingOverrides ? this.pendingOverrides : undefined,
-      backend: this.backend,
-      srcFacesetId: src.id,
-      dstFacesetId: dst.id,
-      seed: this.seed,
-    });
+    let info: Awaited<ReturnType<typeof client.call<'init'>>>;
+    try {
+      info = await client.call('init', {
+        options: o,
+        checkpoint: checkpoint ? checkpoint.slice() : undefined,
+        overrides: checkpoint && this.pendingOverrides ? this.pendingOverrides : undefined,
+        backend: this.backend,
+        srcFacesetId: src.id,
+        dstFacesetId: dst.id,
+        seed: this.seed,
+      });
+    } catch (e) {
+      // A worker whose init failed is of no use: stop it here, so the next start does not leave it running.
+      client.terminate();
+      if (this.client === client) this.client = null;
+      throw e;
+    }
     this.pendingCheckpoint = null;
     this.pendingOverrides = null;
     this.workerInits++;
