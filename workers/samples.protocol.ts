@@ -4,33 +4,10 @@
  * a finished batch instead of waiting for decode + warp. Batches travel as transferred Float32Array buffers.
  */
 
-import type { CtMode } from '../src/core/model/options.ts';
 
-/** Generator settings of one side, derived from the model options by the trainer (spec §C.1, §D.3, §D.6). */
-export interface SampleSideOptions {
-  facesetId: string;
-  resolution: number;
-  channels: 1 | 3;
-  /** Model face type (`h`, `mf`, `f`, `wf`, `head`). */
-  faceType: string;
-  randomWarp: boolean;
-  randomFlip: boolean;
-  uniformYaw: boolean;
-  /** Fill the eyes-and-mouth mask (needed only with eyes_mouth_prio). */
-  eyesMouthMask: boolean;
-  randomHsvPower: number;
-  /**
-   * Training colour transfer (`ct_mode`, spec §D.2 step 2, §E.1): src samples are re-coloured toward a random face of
-   * the reference faceset. 'none' or absent on the dst side and in pretraining.
-   */
-  ctMode?: CtMode;
-  /** The faceset the `ctMode` references are drawn from (the dst faceset); default: the app's dst faceset. */
-  ctFacesetId?: string;
-  batchSize: number;
-  seed: number;
-  /** Ready batches kept queued (≥ 1). */
-  prefetch: number;
-}
+/** Generator settings of one side: one definition, beside the function that derives them from the model options. */
+import type { SideSampleOptions } from '../src/core/samples/sideOptions.ts';
+export type SampleSideOptions = SideSampleOptions;
 
 /** One batch, flat NHWC float32 in [0,1] (the `TrainSide` of src/core/train/trainStep.ts plus bookkeeping). */
 export interface SampleBatchMessage {

@@ -10,21 +10,29 @@ import { pretrainSampleOverrides } from '../train/trainStep.ts';
 
 export type Side = 'src' | 'dst';
 
-/** Generator settings of one side (the sample worker's `SampleSideOptions`, workers/samples.protocol.ts). */
+/** Generator settings of one side, as the sample worker takes them (workers/samples.protocol.ts) (spec §C.1, §D.3, §D.6). */
 export interface SideSampleOptions {
   facesetId: string;
   resolution: number;
   channels: 1 | 3;
+  /** Model face type (`h`, `mf`, `f`, `wf`, `head`). */
   faceType: string;
   randomWarp: boolean;
   randomFlip: boolean;
   uniformYaw: boolean;
+  /** Fill the eyes-and-mouth mask (needed only with eyes_mouth_prio). */
   eyesMouthMask: boolean;
   randomHsvPower: number;
-  ctMode: CtMode;
+  /**
+   * Training colour transfer (`ct_mode`, spec §D.2 step 2, §E.1): src samples are re-coloured toward a random face of
+   * the reference faceset. 'none' or absent on the dst side and in pretraining.
+   */
+  ctMode?: CtMode;
+  /** The faceset the `ctMode` references are drawn from (the dst faceset); default: the app's dst faceset. */
   ctFacesetId?: string;
   batchSize: number;
   seed: number;
+  /** Ready batches kept queued (≥ 1). */
   prefetch: number;
 }
 
