@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { setConvGradMode, setFilterGradSplit, type FilterGradSplit } from '../src/core/model/layers.ts';
 import { createSaehd } from '../src/core/model/saehd.ts';
 import { createTrainer, type TrainBatch } from '../src/core/train/trainStep.ts';
+import { kernelTable } from './kernelTable.ts';
 import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
 
 async function run(config: string, convGrad: 'im2col' | 'stock', steps: number, split: FilterGradSplit = 'auto') {
@@ -35,24 +36,7 @@ async function run(config: string, convGrad: 'im2col' | 'stock', steps: number, 
     await trainer.step(b);
   });
   const wall = performance.now() - t0;
-  const agg: Record<string, { calls: number; ms: number }> = {};
-  let prevSplit = false;
-  for (const k of prof.kernels) {
-    const ms = await k.kernelTimeMs;
-    // Forward convs split by input channels × kernel, so the loss blurs (1 channel, k×1 / 1×k) show apart from the model's.
-    // Matmuls whose operands share the row count (a^T·b over > 64 rows) are the im2col filter gradients, apart from the
-    // dense layers' matmuls.
-    // The [1, S] · [S, K·Cout] matmul right after a split one adds up its partial products.
-    const [a0, b0] = k.inputShapes;
-    const r = a0 ? a0.length - 2 : 0;
-    const fgMatMul = k.name === 'BatchMatMul' && a0 && b0 && a0.length === b0.length && a0[r] === b0[r] && a0[r] > 64;
-    const key = k.name === 'Conv2D' && k.inputShapes[1] ? `Conv2D ${k.inputShapes[1].slice(0, 2).join('×')}×${k.inputShapes[1][2]}→${k.inputShapes[1][3]}`
-      : fgMatMul ? 'BatchMatMul (filter grad)' : k.name === 'BatchMatMul' && prevSplit ? 'BatchMatMul (split-K sum)' : k.name;
-    prevSplit = fgMatMul && r === 1;
-    const a = (agg[key] ??= { calls: 0, ms: 0 });
-    a.calls++;
-    a.ms += typeof ms === 'number' ? ms : 0;
-  }
+  const agg = await kernelTable(prof);
   trainer.dispose();
   model.dispose();
   const info = (tf.backend() as unknown as { adapterInfo?: { vendor?: string; architecture?: string } }).adapterInfo;

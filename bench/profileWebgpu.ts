@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from '@playwright/test';
+import { formatKernelTable, type KernelTable } from './kernelTable.ts';
 
 const [config = 'mem-tiny', convGrad = 'im2col', stepsArg = '1', splitArg = 'auto'] = process.argv.slice(2);
 const split = splitArg === 'auto' ? 'auto' : Number(splitArg);
@@ -33,17 +34,9 @@ try {
   const r = await page.evaluate(
     ([c, g, s, k]) => (window as unknown as { perfProfile(c: string, g: string, s: number, k: number | 'auto'): Promise<unknown> }).perfProfile(c, g, s, k),
     [config, convGrad, Number(stepsArg), split] as const,
-  ) as { warm: number[]; wall: number; agg: Record<string, { calls: number; ms: number }>; peakBytes: number; adapter: string };
-  const total = Object.values(r.agg).reduce((s, a) => s + a.ms, 0);
-  console.log(`${config} webgpu (${r.adapter}), ${convGrad} split ${splitArg}: warm-up ${r.warm.map(Math.round).join(', ')} ms; profiled step ${Math.round(r.wall)} ms wall, kernels ${Math.round(total)} ms; peak live ${(r.peakBytes / 2 ** 20).toFixed(1)} MiB`);
-  // Filter-gradient kernels: the stock op, or im2col's patch building (Slice/StridedSlice/Concat/Pad are all im2col's
-  // in the backward pass, but Pad and Slice also run elsewhere, so this share is an upper bound) + matmul + split-K sum.
-  const fg = ['Conv2DBackpropFilter', 'BatchMatMul (filter grad)', 'BatchMatMul (split-K sum)', 'Concat', 'Slice', 'StridedSlice'];
-  const fgMs = fg.reduce((s, k) => s + (r.agg[k]?.ms ?? 0), 0);
-  console.log(`filter-gradient kernels (${fg.join(' + ')}): ${Math.round(fgMs)} ms, ${((100 * fgMs) / total).toFixed(1)} %`);
-  console.log('kernel | calls | ms | share');
-  for (const [k, a] of Object.entries(r.agg).sort((x, y) => y[1].ms - x[1].ms).slice(0, 14))
-    console.log(`${k} | ${a.calls} | ${Math.round(a.ms)} | ${((100 * a.ms) / total).toFixed(1)} %`);
+  ) as { warm: number[]; wall: number; agg: KernelTable; peakBytes: number; adapter: string };
+  console.log(`${config} webgpu (${r.adapter}), ${convGrad} split ${splitArg}: warm-up ${r.warm.map(Math.round).join(', ')} ms; profiled step ${Math.round(r.wall)} ms wall; peak live ${(r.peakBytes / 2 ** 20).toFixed(1)} MiB`);
+  for (const line of formatKernelTable(r.agg)) console.log(line);
 } finally {
   await browser.close();
 }

@@ -100,7 +100,7 @@ export async function setupNodeBackend(name: NodeBackend): Promise<string> {
       const pkg = 'webgpu';
       const m = (await import(pkg)) as { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
       Object.assign(globalThis, m.globals);
-      Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: m.create([]) }, configurable: true });
+      Object.defineProperty(globalThis, 'navigator', { value: { ...(g.navigator ?? {}), gpu: m.create((process.env.SAEHDBW_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean)) }, configurable: true });
     } catch {
       throw new BackendSetupError(
         'the webgpu backend needs a WebGPU implementation for Node (navigator.gpu), and there is none here: ' +
@@ -115,7 +115,8 @@ export async function setupNodeBackend(name: NodeBackend): Promise<string> {
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new BackendSetupError('the webgpu backend failed to start');
   await tf.ready();
-  return 'webgpu: Node WebGPU adapter';
+  const info = (adapter as { info?: { vendor?: string; architecture?: string; device?: string; description?: string } }).info;
+  return `webgpu: Node WebGPU adapter ${[info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' / ') || '(no adapter info)'}`;
 }
 
 // ---- arguments ----------------------------------------------------------------------------------------------------

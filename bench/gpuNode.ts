@@ -1,0 +1,255 @@
+/**
+ * Issue 8 on a real GPU without a browser: tfjs-backend-webgpu on Dawn in Node (the `webgpu` npm package, dawn.node,
+ * the WebGPU implementation Chromium itself uses), so a machine with a GPU but no Chromium can run the seed model.
+ * Everything is measured on one adapter in one run:
+ *
+ *   - matmul: tfjs' own f32 matmul throughput on this adapter (GFLOP/s, best of a few square sizes): the yardstick
+ *     of "half of the adapter's own measured matmul throughput";
+ *   - per configuration and variant: ms per training step (median of the timed steps after warm-up), achieved GFLOP/s
+ *     from the model's FLOP count (counts.ts gflopPerIter), its fraction of the matmul rate, the peak of live tensor
+ *     bytes, and the WebGPU buffer pool's peaks (bytes in use, bytes allocated; src/core/train/webgpuPool.ts);
+ *   - a per-kernel table (timestamp queries) of one step for `ours` and `stock`;
+ *   - numerics: gradients (AdaBelief's first slot after one step is 0.1·g) and weights of `ours` against `stock`
+ *     from the same initial weights and batch.
+ *
+ * Variants: `ours` (tape-walk backward, fused conv+bias+leaky-ReLU, im2col filter gradient, optimizer on the GPU),
+ * `bounded` (ours with the pool's free list held to 64 MiB), `host-opt` (bounded, models_opt_on_gpu = false),
+ * `split-auto` (ours with the split-K filter gradient), `stock` (tfjs' own kernels and gradients: stock
+ * Conv2DBackpropFilter, tf.variableGrads, unfused layers, one tidy over the update; the code before issue 8).
+ *
+ *   npm i --no-save webgpu@0.6.2     (optional; not a dependency of the app)
+ *   node --import tsx bench/gpuNode.ts [--plan 'mem-tiny:ours,stock;mem-seed;numerics:mem-96;mem-96'] [--matmul 1024,2048,4096]
+ *        [--steps 5] [--warmup 2] [--kernels mem-seed] [--dawn 'flag flag'] [--json FILE]
+ *
+ * Results print as they come and, with --json, are rewritten to FILE after each one, so a run cut short keeps them.
+ */
+import { writeFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { setupNodeBackend } from '../cli/commands/train.ts';
+import { gflopPerIter, memoryEstimate } from '../src/core/model/counts.ts';
+import { setConvGradMode, setFilterGradSplit, setFusedLayers } from '../src/core/model/layers.ts';
+import { archiString, type ModelOptions } from '../src/core/model/options.ts';
+import { createSaehd } from '../src/core/model/saehd.ts';
+import { setGradientMode } from '../src/core/train/gradients.ts';
+import { DflOptimizer } from '../src/core/train/optimizers.ts';
+import { createTrainer, type TrainBatch } from '../src/core/train/trainStep.ts';
+import { watchWebgpuPool, type PoolWatch } from '../src/core/train/webgpuPool.ts';
+import { syntheticSide } from '../tests/fixtures/syntheticBatch.ts';
+import { formatKernelTable, kernelTable } from './kernelTable.ts';
+import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
+
+const MIB = 2 ** 20;
+const argv = process.argv.slice(2);
+const flag = (name: string, dflt: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+/** What to run, in order: `config:variant,variant` (all five variants when none are named) or `numerics:config`. */
+const plan = flag('--plan', 'mem-tiny:ours,stock;mem-seed;numerics:mem-96;mem-96').split(';').filter(Boolean);
+const steps = Number(flag('--steps', '5'));
+const warmup = Number(flag('--warmup', '2'));
+const kernelConfigs = flag('--kernels', 'mem-seed').split(',');
+const jsonOut = flag('--json', '');
+const BOUND = 64 * MIB;
+
+const results: Record<string, unknown> = { started: new Date().toISOString(), argv };
+const save = () => {
+  if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+};
+const log = (s: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${s}`);
+const median = (a: number[]) => {
+  const s = [...a].sort((x, y) => x - y);
+  return s.length ? (s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+
+type Variant = 'ours' | 'bounded' | 'host-opt' | 'split-auto' | 'stock';
+function applyVariant(v: Variant): void {
+  const stock = v === 'stock';
+  setGradientMode(stock ? 'stock' : 'tape');
+  DflOptimizer.singleTidy = stock;
+  setFusedLayers(!stock);
+  setConvGradMode(stock ? 'stock' : 'im2col');
+  setFilterGradSplit(v === 'split-auto' ? 'auto' : 1);
+}
+
+function batchFor(o: ModelOptions): TrainBatch {
+  return { src: syntheticSide(o.batch_size, o.resolution, o.channels, 0), dst: syntheticSide(o.batch_size, o.resolution, o.channels, 5) };
+}
+
+async function matmulRate(): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const n of flag('--matmul', '1024,2048,4096').split(',').map(Number)) {
+    const a = tf.randomUniform([n, n]);
+    const b = tf.randomUniform([n, n]);
+    const reps = n >= 4096 ? 10 : 20;
+    for (let i = 0; i < 2; i++) tf.tidy(() => tf.matMul(a, b)).dispose();
+    await tf.tidy(() => tf.sum(tf.matMul(a, b))).data();
+    const t0 = performance.now();
+    const outs: tf.Tensor[] = [];
+    for (let i = 0; i < reps; i++) outs.push(tf.matMul(a, b));
+    const s = tf.sum(outs[reps - 1]);
+    await s.data();
+    const ms = performance.now() - t0;
+    s.dispose();
+    outs.forEach((t) => t.dispose());
+    const kernel = await tf.time(() => tf.tidy(() => tf.matMul(a, b)).dispose());
+    a.dispose();
+    b.dispose();
+    out[`wall_${n}`] = (2 * n ** 3 * reps) / (ms / 1000) / 1e9;
+    out[`kernel_${n}`] = typeof kernel.kernelMs === 'number' ? (2 * n ** 3) / (kernel.kernelMs / 1000) / 1e9 : NaN;
+    log(`matmul ${n}³ f32: ${out[`wall_${n}`].toFixed(1)} GFLOP/s wall over ${reps}, ${out[`kernel_${n}`].toFixed(1)} GFLOP/s kernel time`);
+  }
+  out.best = Math.max(...Object.values(out).filter(Number.isFinite));
+  return out;
+}
+
+async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: PoolWatch | null, mm: number) {
+  applyVariant(v);
+  const o: ModelOptions = { ...o0, models_opt_on_gpu: v !== 'host-opt' };
+  pool?.trim(0);
+  pool?.setMaxFreeBytes(v === 'bounded' || v === 'host-opt' ? BOUND : null);
+  pool?.resetPeaks();
+  const n0 = tf.memory().numTensors;
+  const model = createSaehd(o, 1);
+  const params = model.paramCount();
+  const trainer = createTrainer(model, o, { seed: 1 });
+  const batch = batchFor(o);
+  const warm: number[] = [];
+  const timed: number[] = [];
+  const losses: number[] = [];
+  let livePeak = 0;
+  let kernels: string[] | undefined;
+  try {
+    for (let i = 0; i < warmup; i++) {
+      const t0 = performance.now();
+      const r = await trainer.step(batch);
+      warm.push(performance.now() - t0);
+      losses.push(r.srcLoss + r.dstLoss);
+    }
+    for (let i = 0; i < steps; i++) {
+      const t0 = performance.now();
+      const r = await trainer.step(batch);
+      timed.push(performance.now() - t0);
+      losses.push(r.srcLoss + r.dstLoss);
+    }
+    const prof = await tf.profile(async () => {
+      await trainer.step(batch);
+    });
+    livePeak = prof.peakBytes;
+    if (kernelConfigs.includes(name) && (v === 'ours' || v === 'stock')) {
+      kernels = formatKernelTable(await kernelTable(prof), 16);
+      for (const l of kernels) log(`  ${l}`);
+    }
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+  const ps = pool?.stats();
+  const ms = median(timed);
+  const gflop = gflopPerIter(o, o.batch_size);
+  const row = {
+    config: name,
+    variant: v,
+    archi: archiString(o),
+    batch: o.batch_size,
+    params,
+    warmup_ms: warm.map(Math.round),
+    step_ms: timed.map(Math.round),
+    ms_per_iter: Math.round(ms * 10) / 10,
+    gflop_per_iter: Math.round(gflop * 10) / 10,
+    achieved_gflops: Math.round(gflop / (ms / 1000)),
+    fraction_of_matmul: Math.round((gflop / (ms / 1000) / mm) * 1000) / 1000,
+    live_peak_mib: Math.round((livePeak / MIB) * 10) / 10,
+    pool_used_peak_mib: ps ? Math.round((ps.usedPeak / MIB) * 10) / 10 : null,
+    pool_allocated_peak_mib: ps ? Math.round((ps.allocatedPeak / MIB) * 10) / 10 : null,
+    buffers_created: ps?.created ?? null,
+    estimate_mib: Math.round(memoryEstimate(o, o.batch_size).totalMiB),
+    tensors_leaked: tf.memory().numTensors - n0,
+    loss_first_last: [losses[0], losses[losses.length - 1]].map((x) => Math.round(x * 1e4) / 1e4),
+    kernels,
+  };
+  log(`${name} ${v}: ${JSON.stringify({ ...row, kernels: undefined })}`);
+  return row;
+}
+
+/** Weights and AdaBelief slots after one step from the same start; slot m = 0.1·g compares the gradients. */
+async function numerics(name: string, o: ModelOptions) {
+  const run = async (v: Variant) => {
+    applyVariant(v);
+    const model = createSaehd(o, 7);
+    const trainer = createTrainer(model, o, { seed: 3 });
+    try {
+      await trainer.step(batchFor(o));
+      const values = new Map<string, Float32Array>();
+      for (const [k, t] of model.allVariables()) values.set(`w:${k}`, (await t.data()) as Float32Array);
+      for (const [k, t] of trainer.srcDstOpt.slots()) values.set(`s:${k}`, (await t.data()) as Float32Array);
+      return values;
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
+  };
+  const a = await run('ours');
+  const b = await run('stock');
+  let worstW = 0;
+  let worstS = 0;
+  let worstKey = '';
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    let scale = 0;
+    for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(y[i]));
+    let d = 0;
+    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]) / Math.max(scale, 1e-30));
+    if (k.startsWith('s:') && d > worstS) [worstS, worstKey] = [d, k];
+    if (k.startsWith('w:')) worstW = Math.max(worstW, d);
+  }
+  const row = { config: name, tensors: a.size, max_rel_diff_weights: worstW, max_rel_diff_slots: worstS, worst_slot: worstKey };
+  log(`numerics ${name} ours vs stock: ${JSON.stringify(row)}`);
+  return row;
+}
+
+async function main() {
+  const dawnFlags = flag('--dawn', '');
+  if (dawnFlags) process.env.SAEHDBW_DAWN_FLAGS = dawnFlags;
+  log(await setupNodeBackend('webgpu'));
+  const backend = tf.backend() as unknown as { adapterInfo?: Record<string, unknown>; device?: { limits?: Record<string, number>; features?: Set<string> } };
+  const info = backend.adapterInfo ?? {};
+  results.adapter = { ...info, features: [...(backend.device?.features ?? [])] };
+  log(`adapter: ${JSON.stringify(results.adapter)}`);
+  const pool = watchWebgpuPool(tf.backend());
+  const mm = await matmulRate();
+  results.matmul = mm;
+  save();
+  const rows: unknown[] = (results.rows = []);
+  const num: unknown[] = (results.numerics = []);
+  for (const item of plan) {
+    const [head, rest] = item.split(':');
+    const c = head === 'numerics' ? rest : head;
+    const cfg = MEMORY_BENCH_CONFIGS.find((x) => x.name === c);
+    if (!cfg) throw new Error(`unknown configuration ${c} (known: ${MEMORY_BENCH_CONFIGS.map((x) => x.name).join(', ')})`);
+    if (head === 'numerics') {
+      try {
+        num.push(await numerics(c, cfg.options));
+      } catch (e) {
+        log(`numerics ${c} failed: ${(e as Error).message}`);
+        num.push({ config: c, error: String((e as Error).message) });
+      }
+      save();
+      continue;
+    }
+    for (const v of (rest ?? 'ours,bounded,host-opt,split-auto,stock').split(',')) {
+      try {
+        rows.push(await runVariant(c, cfg.options, v as Variant, pool, mm.best));
+      } catch (e) {
+        log(`${c} ${v} failed: ${(e as Error).message}`);
+        rows.push({ config: c, variant: v, error: String((e as Error).message) });
+      }
+      save();
+    }
+  }
+  results.finished = new Date().toISOString();
+  save();
+}
+
+await main();
+process.exit(0);
