@@ -12,9 +12,12 @@
  *   - numerics: gradients (AdaBelief's first slot after one step is 0.1·g) and weights of `ours` against `stock`
  *     from the same initial weights and batch.
  *
- * Variants: `ours` (tape-walk backward, fused conv+bias+leaky-ReLU, im2col filter gradient, optimizer on the GPU),
- * `bounded` (ours with the pool's free list held to 64 MiB), `host-opt` (bounded, models_opt_on_gpu = false),
- * `split-auto` (ours with the split-K filter gradient), `stock` (tfjs' own kernels and gradients: stock
+ * Variants: `ours` (tape-walk backward, fused conv+bias+leaky-ReLU, the custom WebGPU filter-gradient and optimizer
+ * kernels of src/core/webgpu/webgpuKernels.ts, optimizer on the GPU), `dxconv` (ours with stride-1 input gradients as
+ * forward convs, layers.ts setDxViaConv), `ops` (ours without the custom kernels: im2col
+ * filter gradient from slices + concat + matmul, optimizer from tfjs ops), `capped` (ours with the buffer pool capped
+ * at 1.2 GiB), `bounded` (ours with the pool's free list held to 64 MiB), `host-opt` (capped, models_opt_on_gpu =
+ * false), `split-auto` (ops with the split-K im2col matmul), `stock` (tfjs' own kernels and gradients: stock
  * Conv2DBackpropFilter, tf.variableGrads, unfused layers, one tidy over the update; the code before issue 8).
  *
  *   npm i --no-save webgpu@0.6.2     (optional; not a dependency of the app)
@@ -27,13 +30,15 @@ import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { setupNodeBackend } from '../cli/commands/train.ts';
 import { gflopPerIter, memoryEstimate } from '../src/core/model/counts.ts';
-import { setConvGradMode, setFilterGradSplit, setFusedLayers } from '../src/core/model/layers.ts';
+import { setConvGradMode, setDxViaConv, setFilterGradSplit, setFusedLayers } from '../src/core/model/layers.ts';
 import { archiString, type ModelOptions } from '../src/core/model/options.ts';
 import { createSaehd } from '../src/core/model/saehd.ts';
 import { setGradientMode } from '../src/core/train/gradients.ts';
 import { DflOptimizer } from '../src/core/train/optimizers.ts';
 import { createTrainer, type TrainBatch } from '../src/core/train/trainStep.ts';
-import { watchWebgpuPool, type PoolWatch } from '../src/core/train/webgpuPool.ts';
+import { setWebgpuKernels } from '../src/core/webgpu/webgpuKernels.ts';
+import { watchWebgpuPool, type PoolWatch } from '../src/core/webgpu/webgpuPool.ts';
+import { checkFilterGrad, checkFusedUpdate } from '../tests/fixtures/webgpuKernelChecks.ts';
 import { syntheticSide } from '../tests/fixtures/syntheticBatch.ts';
 import { formatKernelTable, kernelTable } from './kernelTable.ts';
 import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
@@ -44,13 +49,16 @@ const flag = (name: string, dflt: string) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : dflt;
 };
-/** What to run, in order: `config:variant,variant` (all five variants when none are named) or `numerics:config`. */
-const plan = flag('--plan', 'mem-tiny:ours,stock;mem-seed;numerics:mem-96;mem-96').split(';').filter(Boolean);
+/** What to run, in order: `checks` (custom kernels vs stock ops), `config:variant,…` (ours, ops, capped, host-opt and
+ *  stock when none are named), or `numerics:config`. */
+const plan = flag('--plan', 'checks;mem-tiny:ours,ops;mem-seed:ours,dxconv,ops,capped,host-opt,stock;numerics:mem-96;mem-96:ours,ops,stock').split(';').filter(Boolean);
 const steps = Number(flag('--steps', '5'));
 const warmup = Number(flag('--warmup', '2'));
 const kernelConfigs = flag('--kernels', 'mem-seed').split(',');
 const jsonOut = flag('--json', '');
 const BOUND = 64 * MIB;
+/** The issue's goal for the seed model's peak GPU allocation: 1.2 GiB. */
+const CAP = 1.2 * 1024 * MIB;
 
 const results: Record<string, unknown> = { started: new Date().toISOString(), argv };
 const save = () => {
@@ -62,14 +70,16 @@ const median = (a: number[]) => {
   return s.length ? (s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
 };
 
-type Variant = 'ours' | 'bounded' | 'host-opt' | 'split-auto' | 'stock';
+type Variant = 'ours' | 'dxconv' | 'ops' | 'capped' | 'bounded' | 'host-opt' | 'split-auto' | 'stock';
 function applyVariant(v: Variant): void {
   const stock = v === 'stock';
+  setWebgpuKernels(!stock && v !== 'ops' && v !== 'split-auto' ? 'on' : 'off');
   setGradientMode(stock ? 'stock' : 'tape');
   DflOptimizer.singleTidy = stock;
   setFusedLayers(!stock);
   setConvGradMode(stock ? 'stock' : 'im2col');
   setFilterGradSplit(v === 'split-auto' ? 'auto' : 1);
+  setDxViaConv(v === 'dxconv');
 }
 
 function batchFor(o: ModelOptions): TrainBatch {
@@ -107,7 +117,8 @@ async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: Pool
   applyVariant(v);
   const o: ModelOptions = { ...o0, models_opt_on_gpu: v !== 'host-opt' };
   pool?.trim(0);
-  pool?.setMaxFreeBytes(v === 'bounded' || v === 'host-opt' ? BOUND : null);
+  pool?.setMaxFreeBytes(v === 'bounded' ? BOUND : null);
+  pool?.setCapBytes(v === 'capped' || v === 'host-opt' ? CAP : null);
   pool?.resetPeaks();
   const n0 = tf.memory().numTensors;
   const model = createSaehd(o, 1);
@@ -117,6 +128,7 @@ async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: Pool
   const warm: number[] = [];
   const timed: number[] = [];
   const losses: number[] = [];
+  const cpu: number[] = [];
   let livePeak = 0;
   let kernels: string[] | undefined;
   try {
@@ -128,15 +140,18 @@ async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: Pool
     }
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       const r = await trainer.step(batch);
       timed.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       losses.push(r.srcLoss + r.dstLoss);
     }
     const prof = await tf.profile(async () => {
       await trainer.step(batch);
     });
     livePeak = prof.peakBytes;
-    if (kernelConfigs.includes(name) && (v === 'ours' || v === 'stock')) {
+    if (kernelConfigs.includes(name) && (v === 'ours' || v === 'dxconv' || v === 'ops' || v === 'stock')) {
       kernels = formatKernelTable(await kernelTable(prof), 16);
       for (const l of kernels) log(`  ${l}`);
     }
@@ -156,6 +171,8 @@ async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: Pool
     warmup_ms: warm.map(Math.round),
     step_ms: timed.map(Math.round),
     ms_per_iter: Math.round(ms * 10) / 10,
+    /** CPU time of the process per timed step (JS encoding, Dawn, driver threads): near ms_per_iter means CPU-bound. */
+    cpu_ms_per_iter: Math.round(median(cpu)),
     gflop_per_iter: Math.round(gflop * 10) / 10,
     achieved_gflops: Math.round(gflop / (ms / 1000)),
     fraction_of_matmul: Math.round((gflop / (ms / 1000) / mm) * 1000) / 1000,
@@ -189,22 +206,24 @@ async function numerics(name: string, o: ModelOptions) {
       model.dispose();
     }
   };
-  const a = await run('ours');
   const b = await run('stock');
-  let worstW = 0;
-  let worstS = 0;
-  let worstKey = '';
-  for (const [k, x] of a) {
-    const y = b.get(k)!;
-    let scale = 0;
-    for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(y[i]));
-    let d = 0;
-    for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]) / Math.max(scale, 1e-30));
-    if (k.startsWith('s:') && d > worstS) [worstS, worstKey] = [d, k];
-    if (k.startsWith('w:')) worstW = Math.max(worstW, d);
-  }
-  const row = { config: name, tensors: a.size, max_rel_diff_weights: worstW, max_rel_diff_slots: worstS, worst_slot: worstKey };
-  log(`numerics ${name} ours vs stock: ${JSON.stringify(row)}`);
+  const compare = (a: Map<string, Float32Array>) => {
+    let worstW = 0;
+    let worstS = 0;
+    let worstKey = '';
+    for (const [k, x] of a) {
+      const y = b.get(k)!;
+      let scale = 0;
+      for (let i = 0; i < x.length; i++) scale = Math.max(scale, Math.abs(y[i]));
+      let d = 0;
+      for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]) / Math.max(scale, 1e-30));
+      if (k.startsWith('s:') && d > worstS) [worstS, worstKey] = [d, k];
+      if (k.startsWith('w:')) worstW = Math.max(worstW, d);
+    }
+    return { max_rel_diff_weights: worstW, max_rel_diff_slots: worstS, worst_slot: worstKey };
+  };
+  const row = { config: name, tensors: b.size, ours_vs_stock: compare(await run('ours')), dxconv_vs_stock: compare(await run('dxconv')) };
+  log(`numerics ${name}: ${JSON.stringify(row)}`);
   return row;
 }
 
@@ -223,6 +242,13 @@ async function main() {
   const rows: unknown[] = (results.rows = []);
   const num: unknown[] = (results.numerics = []);
   for (const item of plan) {
+    if (item === 'checks') {
+      const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate())];
+      for (const c of checks) log(`check ${c.name}: max rel err ${c.maxRelErr.toExponential(2)} (ref max ${c.refMax.toFixed(3)})`);
+      results.checks = checks;
+      save();
+      continue;
+    }
     const [head, rest] = item.split(':');
     const c = head === 'numerics' ? rest : head;
     const cfg = MEMORY_BENCH_CONFIGS.find((x) => x.name === c);
@@ -237,7 +263,7 @@ async function main() {
       save();
       continue;
     }
-    for (const v of (rest ?? 'ours,bounded,host-opt,split-auto,stock').split(',')) {
+    for (const v of (rest ?? 'ours,ops,capped,host-opt,stock').split(',')) {
       try {
         rows.push(await runVariant(c, cfg.options, v as Variant, pool, mm.best));
       } catch (e) {

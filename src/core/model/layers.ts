@@ -15,6 +15,7 @@
  * registers none, notes/webgpu-on-this-machine.md).
  */
 import * as tf from '@tensorflow/tfjs';
+import { webgpuFilterGrad, webgpuKernelsUsable } from '../webgpu/webgpuKernels.ts';
 
 export type ConvGradMode = 'im2col' | 'stock';
 export type InitMode = 'glorot' | 'zeros';
@@ -108,6 +109,8 @@ export function im2colFilterGrad(
   x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, pad: number, maxElements = IM2COL_MAX_ELEMENTS,
   split: FilterGradSplit = filterGradSplit,
 ): tf.Tensor4D {
+  // On WebGPU one tiled kernel reads the patches straight from x (src/core/webgpu/webgpuKernels.ts, issue 8).
+  if (webgpuKernelsUsable()) return webgpuFilterGrad(x, dy, k, stride, pad);
   return tf.tidy(() => {
     const [n, , , c] = x.shape;
     const [, ho, wo, co] = dy.shape;
@@ -144,6 +147,26 @@ export function im2colFilterGrad(
   });
 }
 
+let dxViaConv = false;
+/**
+ * Issue 8 experiment (bench/gpuNode.ts variant `dxconv`): the input gradient of a stride-1 'same' conv as a forward conv
+ * of dy with the kernel rotated 180° and its channels swapped, which runs on tfjs' matmul-based Conv2D instead of
+ * Conv2DBackpropInput. Only on WebGPU with the custom kernels; off by default until a GPU run shows it pays.
+ */
+export function setDxViaConv(on: boolean): void {
+  dxViaConv = on;
+}
+
+/** dx of the DFL symmetric-pad conv (pad p each side): conv2dTranspose, or the rotated-kernel conv (setDxViaConv). */
+function convInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: [number, number, number, number], stride: number, pad: number): tf.Tensor4D {
+  const k = w.shape[0];
+  if (dxViaConv && stride === 1 && k === 2 * pad + 1 && webgpuKernelsUsable()) {
+    const wr = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
+    return tf.conv2d(dy, wr, 1, pad === 0 ? 'valid' : symPad(pad));
+  }
+  return tf.conv2dTranspose(dy, w, xShape, stride, pad === 0 ? 'valid' : symPad(pad));
+}
+
 const im2colConvCache = new Map<string, (x: tf.Tensor, w: tf.Tensor) => tf.Tensor4D>();
 
 function im2colConv(stride: number, pad: number): (x: tf.Tensor, w: tf.Tensor) => tf.Tensor4D {
@@ -161,7 +184,7 @@ function im2colConv(stride: number, pad: number): (x: tf.Tensor, w: tf.Tensor) =
         gradFunc: (dy: tf.Tensor4D, saved: tf.Tensor[]) =>
           tf.tidy(() => {
             const [sx, sw] = saved as [tf.Tensor4D, tf.Tensor4D];
-            const dx = tf.conv2dTranspose(dy, sw, sx.shape, stride, padArg);
+            const dx = convInputGrad(dy, sw, sx.shape, stride, pad);
             const dw = im2colFilterGrad(sx, dy, sw.shape[0], stride, pad);
             return [dx, dw];
           }),
@@ -209,7 +232,7 @@ function fusedConv(stride: number, pad: number, slope: number | null): (x: tf.Te
             // tfjs' LeakyRelu gradient selects on x > 0; with slope > 0 the output has the sign of the input.
             const dz = slope === null ? dy : (tf.where(tf.greater(sy, 0), dy, tf.mul(dy, slope)) as tf.Tensor4D);
             const db = tf.reshape(tf.sum(dz, [0, 1, 2]), [sw.shape[3]]);
-            const dx = tf.conv2dTranspose(dz, sw, sx.shape, stride, padArg);
+            const dx = convInputGrad(dz, sw, sx.shape, stride, pad);
             const dw = im2colFilterGrad(sx, dz, sw.shape[0], stride, pad);
             return [dx, dw, db];
           }),

@@ -28,6 +28,7 @@
  * uploads only the masked update, which is added to the weight on the backend. Same LR-dropout stream, same clip factor.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedOptimizerUpdate, webgpuKernelsUsable, type FusedUpdateItem } from '../webgpu/webgpuKernels.ts';
 import { createRng, type Rng } from './rng.ts';
 
 export type OptimizerKind = 'adabelief' | 'rmsprop';
@@ -55,6 +56,8 @@ const BETA2 = 0.999;
 const RHO = 0.9;
 /** DFL writes π as this literal in the lr_cos factor. */
 const DFL_PI = 3.1415926535;
+/** Elements per fused-update submit on WebGPU (bounds the LR-dropout masks alive at once). */
+const FUSED_CHUNK = 1 << 22;
 
 /** DFL's slot-name mangling: `ms_` + variable name with ':' → '_' + ':0' (TF appends the output index). */
 export function slotKey(prefix: 'ms' | 'vs' | 'acc', varName: string): string {
@@ -245,6 +248,11 @@ export class DflOptimizer {
     // one scalar computed first; g·factor per weight is the same multiplication clipByGlobalNorm does.
     const scale = this.clipNorm > 0 && names.length > 0 ? tf.tidy(() => clipScale(names.map((n) => grads.get(n)!), this.clipNorm)) : null;
     try {
+      if (webgpuKernelsUsable() && !DflOptimizer.singleTidy) {
+        this.applyFused(names, grads, lrT, scale, consume);
+        this.iterations++;
+        return;
+      }
       const update = (fn: (name: string) => void) =>
         DflOptimizer.singleTidy ? tf.tidy(() => names.forEach(fn)) : names.forEach((n) => tf.tidy(() => fn(n)));
       update((name) => {
@@ -275,6 +283,37 @@ export class DflOptimizer {
       scale?.dispose();
     }
     this.iterations++;
+  }
+
+  /**
+   * The backend path on WebGPU: one in-place dispatch per weight (src/core/webgpu/webgpuKernels.ts), same formulas and
+   * float32 steps as the ops above. Weights go in chunks of at most FUSED_CHUNK elements so the LR-dropout masks of
+   * one chunk only are alive at a time; the masks are drawn in the same order as the op path's.
+   */
+  private applyFused(names: string[], grads: Map<string, tf.Tensor>, lrT: number, scale: tf.Tensor | null, consume: boolean): void {
+    const consts = { kind: this.kind, negLr: -lrT, beta1: BETA1, beta2: BETA2, rho: RHO, eps: EPSILON };
+    let chunk: FusedUpdateItem[] = [];
+    let size = 0;
+    const flush = () => {
+      try {
+        fusedOptimizerUpdate(chunk, consts, scale);
+      } finally {
+        for (const it of chunk) {
+          it.mask?.dispose();
+          if (consume) it.g.dispose();
+        }
+        chunk = [];
+        size = 0;
+      }
+    };
+    for (const name of names) {
+      const w = this.vars.get(name)!;
+      const mask = this.lrDropout !== 1 ? bernoulliMask(w.shape, this.lrDropout, this.rng) : null;
+      chunk.push({ w, slots: this.slotVars.get(name)!, g: grads.get(name)!, mask });
+      size += w.size;
+      if (size >= FUSED_CHUNK) flush();
+    }
+    if (chunk.length) flush();
   }
 
   /**

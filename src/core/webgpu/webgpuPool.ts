@@ -11,6 +11,8 @@
  * staging buffers, including buffers whose tensors were disposed but whose commands are not yet submitted) and of
  * bytes allocated (in use + free). With `maxFreeBytes` set, each new allocation first destroys free buffers, largest
  * first, until the free list holds at most that many bytes, so allocated ≤ in-use peak + maxFreeBytes + one buffer.
+ * With `capBytes` set, free buffers are destroyed only when a new allocation would take the pool past the cap, so
+ * allocated ≤ max(cap, in-use peak) while the pool still reuses everything it can below the cap.
  * Destroying a free buffer is safe: tfjs puts a buffer on the free list only after the commands that use it were
  * submitted, and WebGPU keeps a destroyed buffer alive for work already submitted.
  *
@@ -55,6 +57,8 @@ export interface PoolWatch {
   trim(keepBytes?: number): number;
   /** Change the bound on free bytes (null: tfjs' unbounded pool). */
   setMaxFreeBytes(maxFreeBytes: number | null): void;
+  /** Change the cap on allocated bytes: a new buffer that would pass it first destroys free buffers (null: no cap). */
+  setCapBytes(capBytes: number | null): void;
   /** Put the buffer manager's own methods back. */
   unwatch(): void;
 }
@@ -67,10 +71,11 @@ function bufferManagerOf(backend: unknown): BufferManagerLike | null {
 }
 
 /** Watch (and optionally bound) the buffer pool of a tfjs WebGPU backend; null for a backend without one. */
-export function watchWebgpuPool(backend: unknown, opts: { maxFreeBytes?: number | null } = {}): PoolWatch | null {
+export function watchWebgpuPool(backend: unknown, opts: { maxFreeBytes?: number | null; capBytes?: number | null } = {}): PoolWatch | null {
   const bm = bufferManagerOf(backend);
   if (!bm) return null;
   let maxFree = opts.maxFreeBytes ?? null;
+  let cap = opts.capBytes ?? null;
   let usedPeak = bm.numBytesUsed;
   let allocatedPeak = bm.numBytesAllocated;
   let created = 0;
@@ -103,9 +108,11 @@ export function watchWebgpuPool(backend: unknown, opts: { maxFreeBytes?: number 
   bm.acquireBuffer = function (size, usage, mappedAtCreation = false, reuse = true) {
     const before = bm.numBytesAllocated;
     // A miss (no free buffer of this exact key) allocates: make room in the free list first.
-    if (maxFree !== null) {
+    if (maxFree !== null || cap !== null) {
       const hit = reuse && (bm.freeBuffers.get(`${size}_${usage}`)?.length ?? 0) > 0;
-      if (!hit) trim(maxFree);
+      if (!hit && maxFree !== null) trim(maxFree);
+      // The cap: free buffers go only when this allocation would pass it, so the pool keeps reusing below it.
+      if (!hit && cap !== null && bm.numBytesAllocated + size > cap) trim(Math.max(0, cap - size - bm.numBytesUsed));
     }
     const allocBefore = bm.numBytesAllocated;
     const buf = origAcquire.call(bm, size, usage, mappedAtCreation, reuse);
@@ -138,6 +145,9 @@ export function watchWebgpuPool(backend: unknown, opts: { maxFreeBytes?: number 
     setMaxFreeBytes(m) {
       maxFree = m;
       if (m !== null) trim(m);
+    },
+    setCapBytes(c) {
+      cap = c;
     },
     unwatch() {
       bm.acquireBuffer = origAcquire;
