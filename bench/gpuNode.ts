@@ -14,7 +14,7 @@
  *
  * Variants: `ours` (tape-walk backward, fused conv+bias+leaky-ReLU, the custom WebGPU filter-gradient and optimizer
  * kernels of src/core/webgpu/webgpuKernels.ts, optimizer on the GPU), `dxconv` (ours with stride-1 input gradients as
- * forward convs, layers.ts setDxViaConv), `ops` (ours without the custom kernels: im2col
+ * forward convs, layers.ts setDxViaConv), `submit64` (ours submitting every 64 dispatches instead of tfjs' 15), `ops` (ours without the custom kernels: im2col
  * filter gradient from slices + concat + matmul, optimizer from tfjs ops), `capped` (ours with the buffer pool capped
  * at 1.2 GiB), `bounded` (ours with the pool's free list held to 64 MiB), `host-opt` (capped, models_opt_on_gpu =
  * false), `split-auto` (ops with the split-K im2col matmul), `stock` (tfjs' own kernels and gradients: stock
@@ -27,6 +27,7 @@
  * Results print as they come and, with --json, are rewritten to FILE after each one, so a run cut short keeps them.
  */
 import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { setupNodeBackend } from '../cli/commands/train.ts';
 import { gflopPerIter, memoryEstimate } from '../src/core/model/counts.ts';
@@ -44,18 +45,27 @@ import { formatKernelTable, kernelTable } from './kernelTable.ts';
 import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
 
 const MIB = 2 ** 20;
-const argv = process.argv.slice(2);
+let argv: string[] = process.argv.slice(2);
 const flag = (name: string, dflt: string) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : dflt;
 };
 /** What to run, in order: `checks` (custom kernels vs stock ops), `config:variant,…` (ours, ops, capped, host-opt and
  *  stock when none are named), or `numerics:config`. */
-const plan = flag('--plan', 'checks;mem-tiny:ours,ops;mem-seed:ours,dxconv,ops,capped,host-opt,stock;numerics:mem-96;mem-96:ours,ops,stock').split(';').filter(Boolean);
-const steps = Number(flag('--steps', '5'));
-const warmup = Number(flag('--warmup', '2'));
-const kernelConfigs = flag('--kernels', 'mem-seed').split(',');
-const jsonOut = flag('--json', '');
+const DEFAULT_PLAN = 'checks;mem-tiny:ours,ops;mem-seed:ours,dxconv,submit64,ops,capped,host-opt,stock;numerics:mem-96;mem-96:ours,ops,stock';
+let plan: string[] = [];
+let steps = 5;
+let warmup = 2;
+let kernelConfigs: string[] = [];
+let jsonOut = '';
+function configure(args: string[]): void {
+  argv = args;
+  plan = flag('--plan', DEFAULT_PLAN).split(';').filter(Boolean);
+  steps = Number(flag('--steps', '5'));
+  warmup = Number(flag('--warmup', '2'));
+  kernelConfigs = flag('--kernels', 'mem-seed').split(',');
+  jsonOut = flag('--json', '');
+}
 const BOUND = 64 * MIB;
 /** The issue's goal for the seed model's peak GPU allocation: 1.2 GiB. */
 const CAP = 1.2 * 1024 * MIB;
@@ -70,7 +80,7 @@ const median = (a: number[]) => {
   return s.length ? (s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
 };
 
-type Variant = 'ours' | 'dxconv' | 'ops' | 'capped' | 'bounded' | 'host-opt' | 'split-auto' | 'stock';
+type Variant = 'ours' | 'dxconv' | 'submit64' | 'ops' | 'capped' | 'bounded' | 'host-opt' | 'split-auto' | 'stock';
 function applyVariant(v: Variant): void {
   const stock = v === 'stock';
   setWebgpuKernels(!stock && v !== 'ops' && v !== 'split-auto' ? 'on' : 'off');
@@ -80,6 +90,8 @@ function applyVariant(v: Variant): void {
   setConvGradMode(stock ? 'stock' : 'im2col');
   setFilterGradSplit(v === 'split-auto' ? 'auto' : 1);
   setDxViaConv(v === 'dxconv');
+  // tfjs submits its command encoder every N dispatches (default 15).
+  tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', v === 'submit64' ? 64 : 15);
 }
 
 function batchFor(o: ModelOptions): TrainBatch {
@@ -277,5 +289,17 @@ async function main() {
   save();
 }
 
-await main();
-process.exit(0);
+/** The `gpu` suite of `npm run bench` (bench/main.ts): the same run, its rows returned for the table and JSON. */
+export async function benchGpuNode(opts: { argv: string[] }): Promise<Record<string, string | number | null>[]> {
+  configure(opts.argv);
+  await main();
+  const rows = (results.rows as Array<Record<string, unknown>>).map(({ kernels, warmup_ms, step_ms, loss_first_last, ...r }) => r);
+  return rows as Record<string, string | number | null>[];
+}
+
+// Run directly (node --import tsx bench/gpuNode.ts, or the bundled copy): dawn.node keeps Node alive, so exit.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  configure(process.argv.slice(2));
+  await main();
+  process.exit(0);
+}

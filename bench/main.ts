@@ -23,6 +23,8 @@ const suites: Suite[] = [
   { name: 'memory', configs: ['mem-tiny', 'mem-96', 'mem-seed'], run: async (o) => (await (await import('./memory.ts')).benchMemory(o)) as unknown as Row[] },
   { name: 'profile', configs: ['prof-tiny', 'prof-96'], run: async (o) => (await (await import('./profile.ts')).benchProfile(o)) as unknown as Row[] },
   { name: 'pipeline', run: async (o) => (await (await import('./pipeline.ts')).benchPipeline(o)) as unknown as Row[] },
+  // Needs the optional `webgpu` npm package (dawn.node) and a GPU driver Dawn accepts; see bench/gpuNode.ts.
+  { name: 'gpu', run: async (o) => (await (await import('./gpuNode.ts')).benchGpuNode(o)) as unknown as Row[] },
   { name: 'merge', configs: ['merge-tiny', 'merge-seed'], run: async (o) => (await (await import('./merge.ts')).benchMerge(o)) as unknown as Row[] },
 ];
 

@@ -25,6 +25,12 @@ export interface StudioInitRequest {
   seed: number;
   /** Ready batches each sample worker keeps queued (default 3). */
   prefetch?: number;
+  /**
+   * WebGPU only: cap on the buffer pool in MiB (default 1228.8 = 1.2 GiB, the 2 GB-card target of issue 8); null = no
+   * cap (tfjs' own pool, faster on cards with room to spare). Buffers in use are never freed, so a model that needs
+   * more than the cap still trains, with the pool kept at what it uses.
+   */
+  gpuMemoryLimitMiB?: number | null;
 }
 
 export interface StudioInitResult {

@@ -31,6 +31,7 @@ import { loadDflModel } from '../src/core/model/loadDfl.ts';
 import { createSaehd, type SaehdModel } from '../src/core/model/saehd.ts';
 import type { ModelOptions } from '../src/core/model/options.ts';
 import { probeBackendEnv, setupBackend, type BackendEnv, type BackendName } from '../src/core/train/backend.ts';
+import { watchWebgpuPool, type PoolWatch } from '../src/core/webgpu/webgpuPool.ts';
 import { createTrainer, type TrainBatch, type Trainer } from '../src/core/train/trainStep.ts';
 import { WorkerCallError, WorkerClient } from '../src/ui/lib/workerClient.ts';
 import { serve } from './lib/serve.ts';
@@ -147,23 +148,19 @@ function gpuBytesAllocated(backend: BackendName): number | null {
 }
 
 /**
- * Peak bytes held by live GPU buffers during a step. tfjs-backend-webgpu pools buffers by exact (size, usage) and
- * never frees them (buffer_manager.js), so numBytesAllocatedInGPU is the footprint the pool keeps while this peak is
- * what the step actually needs at once; both matter for a 2 GB card. Tracked by observing `acquireBuffer`, the one
- * place numBytesUsed grows; behaviour is unchanged.
+ * The WebGPU buffer pool (src/core/webgpu/webgpuPool.ts): tfjs-backend-webgpu keeps every released buffer for reuse by
+ * exact size and never frees one, so its footprint grows past what a step needs at once (seed model on an H200: 1739
+ * MiB allocated for a 951.6 MiB in-use peak). The watch records the in-use peak per step and caps the pool: a new
+ * buffer that would take it past `gpuMemoryLimitMiB` first destroys free ones (seed model: 1228.7 MiB allocated, 121 →
+ * 158 ms per iteration, issue 8).
  */
-let inUsePeak = 0;
-const observedManagers = new WeakSet<object>();
-function observeGpuBuffers(): void {
-  const bm = (tf.backend() as unknown as { bufferManager?: { numBytesUsed: number; acquireBuffer: (...a: unknown[]) => unknown } }).bufferManager;
-  if (!bm || typeof bm.acquireBuffer !== 'function' || observedManagers.has(bm)) return;
-  observedManagers.add(bm);
-  const acquire = bm.acquireBuffer.bind(bm);
-  bm.acquireBuffer = (...a: unknown[]) => {
-    const buffer = acquire(...a);
-    if (bm.numBytesUsed > inUsePeak) inUsePeak = bm.numBytesUsed;
-    return buffer;
-  };
+let pool: PoolWatch | null = null;
+const DEFAULT_GPU_LIMIT_MIB = 1.2 * 1024;
+
+function watchGpuPool(limitMiB: number | null | undefined): void {
+  const cap = limitMiB === null ? null : (limitMiB ?? DEFAULT_GPU_LIMIT_MIB) * 2 ** 20;
+  pool?.unwatch();
+  pool = watchWebgpuPool(tf.backend(), { capBytes: cap });
 }
 
 // ---- session ---------------------------------------------------------------------------------------------------------------
@@ -255,7 +252,7 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
   const choice = await setupBackend(req.backend, { env });
   if (choice.backend === 'webgpu') {
     watchDevice();
-    observeGpuBuffers();
+    watchGpuPool(req.gpuMemoryLimitMiB);
   }
   const seed = req.seed >>> 0;
   const prefetch = Math.max(1, req.prefetch ?? 3);
@@ -477,12 +474,12 @@ serve<StudioCalls>({
           const batch = await takePair(s);
           const waitMs = performance.now() - t0;
           s.previewFaces ??= previewFacesFrom(batch, s.options);
-          inUsePeak = 0;
+          pool?.resetPeaks();
           const r = await s.trainer.step(batch);
           s.lossHistory.push([r.srcLoss, r.dstLoss]);
           const msPerIter = performance.now() - t0;
           const gpu = gpuBytesAllocated(s.backend);
-          const peakInStep = s.backend === 'webgpu' ? inUsePeak : null;
+          const peakInStep = s.backend === 'webgpu' && pool ? pool.stats().usedPeak : null;
           const every = req.previewEvery ?? 0;
           const preview = every > 0 && r.iter % every === 0 ? await renderPreview(s, PREVIEW_FACES) : undefined;
           return {

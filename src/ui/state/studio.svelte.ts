@@ -131,6 +131,8 @@ export class StudioState {
   lossRange = $state<LossRange>(1000);
   helpOpen = $state(false);
   backend = $state<BackendPref>('auto');
+  /** WebGPU buffer-pool cap in MiB as the select's value, or 'none' (studio.protocol gpuMemoryLimitMiB). */
+  gpuMemoryLimit = $state('1228.8');
   autosaveMinutes = $state(10);
   backupSlots = $state(3);
   previewSeconds = $state(15);
@@ -323,6 +325,7 @@ export class StudioState {
         checkpoint: checkpoint ? checkpoint.slice() : undefined,
         overrides: checkpoint && this.pendingOverrides ? this.pendingOverrides : undefined,
         backend: this.backend,
+        gpuMemoryLimitMiB: this.gpuMemoryLimit === 'none' ? null : Number(this.gpuMemoryLimit),
         srcFacesetId: src.id,
         dstFacesetId: dst.id,
         seed: this.seed,
