@@ -39,7 +39,7 @@ import { DflOptimizer } from '../src/core/train/optimizers.ts';
 import { createTrainer, type TrainBatch } from '../src/core/train/trainStep.ts';
 import { setWebgpuKernels } from '../src/core/webgpu/webgpuKernels.ts';
 import { watchWebgpuPool, type PoolWatch } from '../src/core/webgpu/webgpuPool.ts';
-import { checkFilterGrad, checkFusedUpdate } from '../tests/fixtures/webgpuKernelChecks.ts';
+import { checkFilterGrad, checkFusedUpdate, checkUploadsAndReductions } from '../tests/fixtures/webgpuKernelChecks.ts';
 import { syntheticSide } from '../tests/fixtures/syntheticBatch.ts';
 import { formatKernelTable, kernelTable } from './kernelTable.ts';
 import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
@@ -58,7 +58,9 @@ let steps = 5;
 let warmup = 2;
 let kernelConfigs: string[] = [];
 let jsonOut = '';
+let cpuProfileDir = '';
 function configure(args: string[]): void {
+  cpuProfileDir = flag('--cpu-profile', '');
   argv = args;
   plan = flag('--plan', DEFAULT_PLAN).split(';').filter(Boolean);
   steps = Number(flag('--steps', '5'));
@@ -125,6 +127,43 @@ async function matmulRate(): Promise<Record<string, number>> {
   return out;
 }
 
+/**
+ * `--cpu-profile DIR`: a V8 CPU profile of the main thread over the timed steps of each `ours` variant, written to
+ * DIR and summarised (self time per step by function and by where the time goes: tfjs, this project, Dawn calls,
+ * waiting for the GPU) so the answer to "is the step bound by JavaScript?" is in the log.
+ */
+async function startCpuProfile() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 100 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file: string, n: number) {
+      const { profile } = (await session.post('Profiler.stop')) as unknown as {
+        profile: { nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>; samples: number[]; timeDeltas: number[] };
+      };
+      session.disconnect();
+      writeFileSync(file, JSON.stringify(profile));
+      const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+      const fn = new Map<string, number>();
+      const area = new Map<string, number>();
+      profile.samples.forEach((id, i) => {
+        const cf = byId.get(id)!.callFrame;
+        const us = profile.timeDeltas[i] ?? 0;
+        const where = cf.url.includes('tfjs') || cf.url.includes('tf-') ? 'tfjs' : cf.url.includes('/src/') || cf.url.includes('gpuNode') ? 'project' : cf.url ? 'node' : cf.functionName || 'native';
+        const key = `${cf.functionName || '(anon)'} ${cf.url.split('/').pop()}:${cf.lineNumber}`;
+        fn.set(key, (fn.get(key) ?? 0) + us);
+        area.set(where, (area.get(where) ?? 0) + us);
+      });
+      const per = (us: number) => (us / 1000 / n).toFixed(1);
+      log(`  cpu profile → ${file}; ms per step by area: ${[...area].sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${per(us)}`).join(', ')}`);
+      for (const [k, us] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, 25)) log(`    ${per(us)} ms  ${k}`);
+    },
+  };
+}
+
 async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: PoolWatch | null, mm: number) {
   applyVariant(v);
   const o: ModelOptions = { ...o0, models_opt_on_gpu: v !== 'host-opt' };
@@ -150,6 +189,7 @@ async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: Pool
       warm.push(performance.now() - t0);
       losses.push(r.srcLoss + r.dstLoss);
     }
+    const cpuProf = cpuProfileDir && v === 'ours' ? await startCpuProfile() : null;
     for (let i = 0; i < steps; i++) {
       const t0 = performance.now();
       const c0 = process.cpuUsage();
@@ -159,6 +199,7 @@ async function runVariant(name: string, o0: ModelOptions, v: Variant, pool: Pool
       cpu.push((c.user + c.system) / 1000);
       losses.push(r.srcLoss + r.dstLoss);
     }
+    if (cpuProf) await cpuProf.stop(`${cpuProfileDir}/${name}-${v}.cpuprofile`, steps);
     const prof = await tf.profile(async () => {
       await trainer.step(batch);
     });
@@ -255,7 +296,7 @@ async function main() {
   const num: unknown[] = (results.numerics = []);
   for (const item of plan) {
     if (item === 'checks') {
-      const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate())];
+      const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate()), ...(await checkUploadsAndReductions())];
       for (const c of checks) log(`check ${c.name}: max rel err ${c.maxRelErr.toExponential(2)} (ref max ${c.refMax.toFixed(3)})`);
       results.checks = checks;
       save();

@@ -83,6 +83,17 @@ describe('webgpuPool', () => {
     expect(capped.s.destroyedBytes).toBe(destroyed.reduce((a, b) => a + b.size, 0));
   });
 
+  it('gives back the smallest free buffer that covers the excess (best fit), not the largest', () => {
+    const { backend, bm, created } = fakeBackend();
+    const w = watchWebgpuPool(backend, { capBytes: 180 * KIB })!;
+    for (const kib of [10, 50, 100]) bm.releaseBuffer(bm.acquireBuffer(kib * KIB, STORAGE));
+    // 160 KiB free; a new 40 KiB buffer would make 200: 20 KiB too many, so the 50 KiB buffer goes.
+    bm.acquireBuffer(40 * KIB, STORAGE);
+    expect(created.filter((b) => b.destroyed).map((b) => b.size)).toEqual([50 * KIB]);
+    expect(w.stats().destroyedBytes).toBe(50 * KIB);
+    expect(bm.numBytesAllocated).toBe(150 * KIB);
+  });
+
   it('never frees a buffer in use: a step that needs more than the cap still gets it', () => {
     const { backend, bm, created } = fakeBackend();
     const w = watchWebgpuPool(backend, { capBytes: 100 * KIB })!;

@@ -26,6 +26,7 @@ import {
 } from './losses.ts';
 import { variableGrads } from './gradients.ts';
 import { DflOptimizer, type OptimizerConfig } from './optimizers.ts';
+import { installFastUploads, registerLeanReductionGrads } from '../webgpu/webgpuKernels.ts';
 
 // ---- settings ---------------------------------------------------------------------------------------------------
 
@@ -146,6 +147,9 @@ function fullNames(prefix: string, vars: Map<string, tf.Variable>): Map<string, 
  * may differ from the ones the model was created with).
  */
 export function createTrainer(model: SaehdModel, opts: ModelOptions = model.options, init: TrainerInit = {}): Trainer {
+  // WebGPU fast paths (issue 8); no-ops on other backends.
+  registerLeanReductionGrads();
+  installFastUploads();
   const s = trainSettings(opts);
   const seed = init.seed ?? 1;
   const res = model.geometry.resolution;

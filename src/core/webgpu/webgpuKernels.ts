@@ -8,7 +8,11 @@
  *    (N·Ho·Wo, up to 55,296 for the seed model) is split across workgroups (split-K) so that a small output (k²·Cin ×
  *    Cout) still fills the GPU; a second kernel adds the S partial products. On an H200 the im2col version spent 99.5 ms
  *    of 173 ms kernel time per seed step in these ops, over ~600 dispatches (bench/gpuNode.ts, run 1).
- * 2. The optimizer update (§C.8 AdaBelief / RMSprop, see optimizers.ts for the formulas) as one in-place dispatch per
+ * 2. Uploads (`installFastUploads`): tfjs writes every CPU tensor (batch, constants, scalars) through a staging
+ *    buffer it creates mapped, copies from and destroys each time; on an H200 those creations alone took ~33 ms of the
+ *    main thread per seed step (CPU profile, bench/gpuNode.ts --cpu-profile). queue.writeBuffer into a pooled buffer
+ *    does the same job with no new buffer and without breaking the compute pass.
+ * 3. The optimizer update (§C.8 AdaBelief / RMSprop, see optimizers.ts for the formulas) as one in-place dispatch per
  *    weight: w, m, v (or acc) are read and written in their own buffers, instead of ~13 elementwise ops per weight that
  *    each allocate a full-size temporary. The op path is ~1,700 of the seed step's ~3,900 dispatches.
  *
@@ -46,10 +50,13 @@ interface TensorDataLike {
   values: unknown;
   resource?: GpuAny;
   dtype: string;
+  shape: number[];
 }
 
 interface WebgpuBackendLike {
   device: GpuAny;
+  queue: GpuAny;
+  bufferManager: { acquireBuffer(size: number, usage: number): GpuAny };
   tensorMap: { get(id: unknown): TensorDataLike };
   uploadToGPU(id: unknown): void;
   ensureCommandEncoderReady(): void;
@@ -255,7 +262,87 @@ export function webgpuFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, str
   return tf.engine().runKernel(FG_KERNEL, { x, dy } as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
-// ---- 2. in-place optimizer update --------------------------------------------------------------------------------
+// ---- 2. uploads ---------------------------------------------------------------------------------------------------
+
+const patchedBackends = new WeakSet<object>();
+let fastUploads = 0;
+/** Uploads that went through queue.writeBuffer so far (tests check the fast path really ran). */
+export function fastUploadCount(): number {
+  return fastUploads;
+}
+
+/**
+ * Route the current webgpu backend's uploads through queue.writeBuffer (when the kernels are usable at the time of
+ * the upload; otherwise tfjs' own path). writeBuffer copies the data at once and is ordered before every command
+ * submitted after it, including tfjs' pending encoder that will read the buffer; a pooled buffer is only reused after
+ * the commands that used it were submitted, and those run before the write. No-op off webgpu; safe to call often.
+ */
+export function installFastUploads(): void {
+  const b = webgpuBackend();
+  if (!b || patchedBackends.has(b)) return;
+  patchedBackends.add(b);
+  const original = b.uploadToGPU.bind(b);
+  const usage = () => {
+    const u = (globalThis as GpuAny).GPUBufferUsage;
+    return u.STORAGE | u.COPY_SRC | u.COPY_DST;
+  };
+  b.uploadToGPU = (dataId: unknown) => {
+    const td = b.tensorMap.get(dataId);
+    if (td.resource != null) return;
+    const values = td.values as ArrayLike<number> | null;
+    const n = td.shape.reduce((a, d) => a * d, 1);
+    if (!values || n === 0 || !webgpuKernelsUsable() || !['float32', 'int32', 'bool'].includes(td.dtype) || values.length !== n) {
+      original(dataId);
+      return;
+    }
+    // bool and int32 live on the GPU as i32 (tfjs' own layout).
+    const data = td.dtype === 'float32' ? (values instanceof Float32Array ? values : Float32Array.from(values)) : values instanceof Int32Array ? values : Int32Array.from(values);
+    const buffer = b.bufferManager.acquireBuffer(4 * n, usage());
+    b.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, 4 * n);
+    td.values = null;
+    td.resource = buffer;
+    fastUploads++;
+  };
+}
+
+// ---- reduction gradients ---------------------------------------------------------------------------------------
+
+let reductionGradsRegistered = false;
+
+/**
+ * tfjs' gradients of Sum and Mean multiply dy by `ones(x.shape)`, a typed array built on the CPU and uploaded every
+ * backward pass (the loss means over whole images: 5.9 ms of main thread per seed step on the H200). On webgpu with
+ * the kernels usable these gradients broadcast dy instead (dy·1 = dy exactly, so the numbers are the same); anywhere
+ * else tfjs' own gradient runs. Registered once, before the first forward pass records its tape.
+ */
+export function registerLeanReductionGrads(): void {
+  if (reductionGradsRegistered) return;
+  reductionGradsRegistered = true;
+  for (const name of ['Sum', 'Mean'] as const) {
+    const stock = tf.getGradient(name);
+    if (!stock) continue;
+    tf.registerGradient({
+      ...stock,
+      gradFunc: (dy, saved, attrs) => {
+        if (!webgpuKernelsUsable()) return stock.gradFunc(dy, saved, attrs);
+        const x = saved[0];
+        const rank = x.shape.length;
+        const axis = (attrs as { axis?: number | number[] | null }).axis;
+        const axes = (axis == null ? x.shape.map((_, i) => i) : Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a));
+        const expanded = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        const count = axes.reduce((n, a) => n * x.shape[a], 1);
+        return {
+          x: () => {
+            const g = tf.reshape(Array.isArray(dy) ? dy[0] : dy, expanded);
+            return tf.broadcastTo(name === 'Mean' ? tf.div(g, count) : g, x.shape);
+          },
+        };
+      },
+    });
+  }
+}
+
+// ---- 3. in-place optimizer update --------------------------------------------------------------------------------
 
 export interface FusedUpdateItem {
   w: tf.Variable;

@@ -85,9 +85,20 @@ export function watchWebgpuPool(backend: unknown, opts: { maxFreeBytes?: number 
   const trim = (keep: number): number => {
     let over = freeBytes() - keep;
     if (over <= 0) return 0;
-    // Largest first: fewest buffers destroyed (and re-created later) per byte given back.
     const lists = [...bm.freeBuffers.values()].filter((l) => l.length > 0).sort((a, b) => b[0].size - a[0].size);
     let freed = 0;
+    // Best fit when one buffer is enough: the smallest free buffer that covers the excess, so the pool gives back
+    // little more than it must and keeps the rest for reuse. Otherwise largest first: fewest buffers destroyed (and
+    // created again later) per byte given back.
+    const fit = lists.filter((l) => l[0].size >= over).pop();
+    if (fit) {
+      const b = fit.pop()!;
+      b.destroy();
+      bm.numFreeBuffers--;
+      bm.numBytesAllocated -= b.size;
+      destroyedBytes += b.size;
+      return b.size;
+    }
     for (const list of lists) {
       while (list.length > 0 && over > 0) {
         const b = list.pop()!;
