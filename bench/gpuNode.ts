@@ -39,7 +39,7 @@ import { DflOptimizer } from '../src/core/train/optimizers.ts';
 import { createTrainer, type TrainBatch } from '../src/core/train/trainStep.ts';
 import { setWebgpuKernels } from '../src/core/webgpu/webgpuKernels.ts';
 import { watchWebgpuPool, type PoolWatch } from '../src/core/webgpu/webgpuPool.ts';
-import { checkFilterGrad, checkFusedUpdate, checkUploadsAndReductions } from '../tests/fixtures/webgpuKernelChecks.ts';
+import { checkElementwise, checkFilterGrad, checkFusedUpdate, checkUploadsAndReductions } from '../tests/fixtures/webgpuKernelChecks.ts';
 import { syntheticSide } from '../tests/fixtures/syntheticBatch.ts';
 import { formatKernelTable, kernelTable } from './kernelTable.ts';
 import { MEMORY_BENCH_CONFIGS } from './memoryConfigs.ts';
@@ -296,7 +296,7 @@ async function main() {
   const num: unknown[] = (results.numerics = []);
   for (const item of plan) {
     if (item === 'checks') {
-      const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate()), ...(await checkUploadsAndReductions())];
+      const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate()), ...(await checkUploadsAndReductions()), ...(await checkElementwise())];
       for (const c of checks) log(`check ${c.name}: max rel err ${c.maxRelErr.toExponential(2)} (ref max ${c.refMax.toFixed(3)})`);
       results.checks = checks;
       save();

@@ -16,7 +16,7 @@ interface Result {
   tensorsAfter: number;
 }
 
-test('the filter-gradient and fused optimizer kernels, uploads and reduction gradients match the stock tfjs ops on WebGPU', async ({ page }) => {
+test('the filter-gradient and fused optimizer kernels, uploads, reduction gradients, leaky-ReLU backward and kernel rotation match the stock tfjs ops on WebGPU', async ({ page }) => {
   test.setTimeout(300_000);
   const js = join(mkdtempSync(join(tmpdir(), 'kernels-')), 'kernels.js');
   execFileSync('npx', ['esbuild', 'tests/e2e/webgpuKernelsPage.ts', '--bundle', '--format=esm', `--outfile=${js}`, '--log-level=warning'], { stdio: 'inherit' });
@@ -31,7 +31,7 @@ test('the filter-gradient and fused optimizer kernels, uploads and reduction gra
   for (const c of r.checks) console.log(`${c.name}: max rel err ${c.maxRelErr.toExponential(2)}`);
   // The kernels really ran (not the ops fallback), on outputs that are not trivially zero.
   expect(r.usable).toBe(true);
-  expect(r.checks.length).toBeGreaterThanOrEqual(16);
+  expect(r.checks.length).toBeGreaterThanOrEqual(23);
   for (const c of r.checks) {
     expect(c.refMax, c.name).toBeGreaterThan(1e-3);
     expect(c.maxRelErr, c.name).toBeLessThanOrEqual(1e-5);

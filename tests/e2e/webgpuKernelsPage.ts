@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWebgpuKernels, webgpuKernelsUsable } from '../../src/core/webgpu/webgpuKernels.ts';
-import { checkFilterGrad, checkFusedUpdate, checkUploadsAndReductions } from '../fixtures/webgpuKernelChecks.ts';
+import { checkElementwise, checkFilterGrad, checkFusedUpdate, checkUploadsAndReductions } from '../fixtures/webgpuKernelChecks.ts';
 
 async function run() {
   if (!(await tf.setBackend('webgpu'))) throw new Error('no webgpu backend');
@@ -14,7 +14,7 @@ async function run() {
   setWebgpuKernels('on');
   const usable = webgpuKernelsUsable();
   const before = tf.memory().numTensors;
-  const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate()), ...(await checkUploadsAndReductions())];
+  const checks = [...(await checkFilterGrad()), ...(await checkFusedUpdate()), ...(await checkUploadsAndReductions()), ...(await checkElementwise())];
   return { usable, checks, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
 }
 

@@ -15,7 +15,7 @@
  * registers none, notes/webgpu-on-this-machine.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { webgpuFilterGrad, webgpuKernelsUsable } from '../webgpu/webgpuKernels.ts';
+import { webgpuFilterGrad, webgpuKernelsUsable, webgpuLeakyReluGrad, webgpuRotateKernel } from '../webgpu/webgpuKernels.ts';
 
 export type ConvGradMode = 'im2col' | 'stock';
 export type InitMode = 'glorot' | 'zeros';
@@ -161,8 +161,7 @@ export function setDxViaConv(on: boolean): void {
 function convInputGrad(dy: tf.Tensor4D, w: tf.Tensor4D, xShape: [number, number, number, number], stride: number, pad: number): tf.Tensor4D {
   const k = w.shape[0];
   if (dxViaConv && stride === 1 && k === 2 * pad + 1 && webgpuKernelsUsable()) {
-    const wr = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
-    return tf.conv2d(dy, wr, 1, pad === 0 ? 'valid' : symPad(pad));
+    return tf.conv2d(dy, webgpuRotateKernel(w), 1, pad === 0 ? 'valid' : symPad(pad));
   }
   return tf.conv2dTranspose(dy, w, xShape, stride, pad === 0 ? 'valid' : symPad(pad));
 }
@@ -211,6 +210,15 @@ export function getFusedLayers(): boolean {
   return fused;
 }
 
+/**
+ * dy·(y > 0 ? 1 : slope) from the activated output y: tfjs' LeakyRelu gradient (where(x > 0, dy, dy·slope); with slope
+ * > 0 the output has the sign of the input). One WebGPU dispatch instead of three where the custom kernels run.
+ */
+function leakyReluGrad(dy: tf.Tensor, y: tf.Tensor, slope: number): tf.Tensor {
+  if (webgpuKernelsUsable()) return webgpuLeakyReluGrad(dy, y, slope);
+  return tf.where(tf.greater(y, 0), dy, tf.mul(dy, slope));
+}
+
 const fusedConvCache = new Map<string, (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor4D>();
 
 /** conv (im2col filter gradient) + bias, then leaky ReLU with `slope` unless it is null; one tape node. */
@@ -230,7 +238,7 @@ function fusedConv(stride: number, pad: number, slope: number | null): (x: tf.Te
           tf.tidy(() => {
             const [sx, sw, sy] = saved as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D];
             // tfjs' LeakyRelu gradient selects on x > 0; with slope > 0 the output has the sign of the input.
-            const dz = slope === null ? dy : (tf.where(tf.greater(sy, 0), dy, tf.mul(dy, slope)) as tf.Tensor4D);
+            const dz = slope === null ? dy : (leakyReluGrad(dy, sy, slope) as tf.Tensor4D);
             const db = tf.reshape(tf.sum(dz, [0, 1, 2]), [sw.shape[3]]);
             const dx = convInputGrad(dz, sw, sx.shape, stride, pad);
             const dw = im2colFilterGrad(sx, dz, sw.shape[0], stride, pad);
@@ -258,7 +266,7 @@ function addLeakyRelu(a: tf.Tensor4D, b: tf.Tensor4D, slope: number): tf.Tensor4
       return {
         value,
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const dz = tf.tidy(() => tf.where(tf.greater(saved[0], 0), dy, tf.mul(dy, slope)));
+          const dz = tf.tidy(() => leakyReluGrad(dy, saved[0], slope));
           return [dz, tf.clone(dz)];
         },
       };

@@ -262,6 +262,74 @@ export function webgpuFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, str
   return tf.engine().runKernel(FG_KERNEL, { x, dy } as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
+// ---- elementwise helpers: leaky-ReLU backward, kernel rotation ---------------------------------------------------
+
+/** A flat elementwise program over `shape` (one thread per output element). */
+function flatProgram(name: string, variableNames: string[], shape: number[], uniforms: string, body: string) {
+  return {
+    variableNames,
+    uniforms,
+    outputShape: shape,
+    dispatchLayout: { x: shape.map((_, i) => i) },
+    dispatch: [Math.ceil(shape.reduce((a, b) => a * b, 1) / 128), 1, 1] as [number, number, number],
+    workgroupSize: [128, 1, 1] as [number, number, number],
+    size: true,
+    shaderKey: name,
+    getUserCode: () => `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          ${body}
+        }
+      }`,
+  };
+}
+
+const LEAKY_GRAD_KERNEL = 'SaehdLeakyReluGrad';
+const ROTATE_KERNEL = 'SaehdRotateKernel';
+let elementwiseRegistered = false;
+function registerElementwise(): void {
+  if (elementwiseRegistered) return;
+  elementwiseRegistered = true;
+  tf.registerKernel({
+    kernelName: LEAKY_GRAD_KERNEL,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+      const slope = (attrs as unknown as { slope: number }).slope;
+      // tfjs' where(y > 0, dy, dy·slope): the same float32 product, selected the same way (NaN > 0 is false).
+      const program = flatProgram(LEAKY_GRAD_KERNEL, ['dy', 'y'], dy.shape, 'slope : f32,',
+        'let g = dy[index]; result[index] = select(g * uniforms.slope, g, y[index] > 0.0);');
+      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [dy, y], 'float32', [{ type: 'float32', data: [slope] }]);
+    },
+  });
+  tf.registerKernel({
+    kernelName: ROTATE_KERNEL,
+    backendName: 'webgpu',
+    kernelFunc: ({ inputs, backend }) => {
+      const { w } = inputs as { w: tf.TensorInfo };
+      const [k, k2, ci, co] = w.shape;
+      // out[kh, kw, o, i] = w[k−1−kh, k−1−kw, i, o]: the kernel of the transposed convolution as a forward one.
+      const program = flatProgram(ROTATE_KERNEL, ['w'], [k, k2, co, ci], '',
+        `let i = index % ${ci}; let t = index / ${ci}; let o = t % ${co}; let t2 = t / ${co}; let kw = t2 % ${k2}; let kh = t2 / ${k2};
+          result[index] = w[((((${k} - 1 - kh) * ${k2}) + (${k2} - 1 - kw)) * ${ci} + i) * ${co} + o];`);
+      program.shaderKey = `${ROTATE_KERNEL}_${k}_${k2}_${ci}_${co}`;
+      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [w], 'float32');
+    },
+  });
+}
+
+/** dL/dz of z ↦ leakyReLU(z) from dy and the activated output y (same sign as z for slope > 0); webgpu only. */
+export function webgpuLeakyReluGrad(dy: tf.Tensor, y: tf.Tensor, slope: number): tf.Tensor {
+  registerElementwise();
+  return tf.engine().runKernel(LEAKY_GRAD_KERNEL, { dy, y } as unknown as tf.NamedTensorMap, { slope } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+/** W [k, k, Cin, Cout] rotated 180° with its channels swapped → [k, k, Cout, Cin], in one dispatch; webgpu only. */
+export function webgpuRotateKernel(w: tf.Tensor4D): tf.Tensor4D {
+  registerElementwise();
+  return tf.engine().runKernel(ROTATE_KERNEL, { w } as unknown as tf.NamedTensorMap, {}) as tf.Tensor4D;
+}
+
 // ---- 2. uploads ---------------------------------------------------------------------------------------------------
 
 const patchedBackends = new WeakSet<object>();
