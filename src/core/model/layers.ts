@@ -147,11 +147,12 @@ export function im2colFilterGrad(
   });
 }
 
-let dxViaConv = false;
+let dxViaConv = true;
 /**
- * Issue 8 experiment (bench/gpuNode.ts variant `dxconv`): the input gradient of a stride-1 'same' conv as a forward conv
- * of dy with the kernel rotated 180° and its channels swapped, which runs on tfjs' matmul-based Conv2D instead of
- * Conv2DBackpropInput. Only on WebGPU with the custom kernels; off by default until a GPU run shows it pays.
+ * Issue 8: the input gradient of a stride-1 'same' conv as a forward conv of dy with the kernel rotated 180° and its
+ * channels swapped (one rotation dispatch), which runs on tfjs' matmul-based Conv2D instead of Conv2DBackpropInput.
+ * Only where the custom WebGPU kernels run. On an H200 it cut the seed step's kernel time from 77.9 to 66.4 ms and the
+ * step from 86.7 to 71.9 ms (bench/gpuNode.ts run 6); `false` keeps conv2dTranspose (variant `dx-stock`).
  */
 export function setDxViaConv(on: boolean): void {
   dxViaConv = on;
