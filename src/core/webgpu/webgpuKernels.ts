@@ -90,6 +90,16 @@ export function webgpuKernelsUsable(): boolean {
   return b !== null && (mode === 'on' || !softwareAdapter(b));
 }
 
+/** Run one of this module's kernels through the engine (so tf.profile and tensor tracking see it), registering it on first use. */
+const registeredKernels = new Set<string>();
+function runCustomKernel(name: string, kernelFunc: tf.KernelFunc, inputs: Record<string, tf.Tensor>, attrs: Record<string, number>): tf.Tensor | tf.Tensor[] {
+  if (!registeredKernels.has(name)) {
+    tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc });
+    registeredKernels.add(name);
+  }
+  return tf.engine().runKernel(name, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);
+}
+
 // ---- 1. conv filter gradient -------------------------------------------------------------------------------------
 
 const FG_KERNEL = 'SaehdConv2DFilterGrad';
@@ -217,49 +227,39 @@ interface FilterGradAttrs {
   [key: string]: number;
 }
 
-let filterGradRegistered = false;
-function registerFilterGrad(): void {
-  if (filterGradRegistered) return;
-  filterGradRegistered = true;
-  tf.registerKernel({
-    kernelName: FG_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const b = backend as unknown as WebgpuBackendLike;
-      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const { k, stride, pad } = attrs as unknown as FilterGradAttrs;
-      const [n, , , c] = x.shape;
-      const [, ho, wo, co] = dy.shape;
-      const rows = n * ho * wo;
-      const kRows = k * k * c;
-      const s = filterGradSplits(rows, kRows, co);
-      const rowsPerSplit = Math.ceil(rows / s / TILE_ROWS) * TILE_ROWS;
-      const splits = Math.ceil(rows / rowsPerSplit);
-      const uniforms = [
-        { type: 'int32', data: [k] },
-        { type: 'int32', data: [stride] },
-        { type: 'int32', data: [pad] },
-        { type: 'int32', data: [rowsPerSplit] },
-        { type: 'int32', data: [rowsPerSplit / TILE_ROWS] },
-      ];
-      const partial = b.runWebGPUProgram(filterGradProgram([splits, kRows, co]), [x, dy], 'float32', uniforms);
-      if (splits === 1) return { dataId: partial.dataId, shape: [k, k, c, co], dtype: 'float32' };
-      const flat = { dataId: partial.dataId, shape: [splits * kRows * co], dtype: 'float32' as const };
-      const out = b.runWebGPUProgram(splitSumProgram(kRows * co, splits), [flat], 'float32', [{ type: 'int32', data: [splits] }]);
-      b.disposeData(partial.dataId);
-      return { dataId: out.dataId, shape: [k, k, c, co], dtype: 'float32' };
-    },
-  });
-}
+const filterGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const b = backend as unknown as WebgpuBackendLike;
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const { k, stride, pad } = attrs as unknown as FilterGradAttrs;
+  const [n, , , c] = x.shape;
+  const [, ho, wo, co] = dy.shape;
+  const rows = n * ho * wo;
+  const kRows = k * k * c;
+  const s = filterGradSplits(rows, kRows, co);
+  const rowsPerSplit = Math.ceil(rows / s / TILE_ROWS) * TILE_ROWS;
+  const splits = Math.ceil(rows / rowsPerSplit);
+  const uniforms = [
+    { type: 'int32', data: [k] },
+    { type: 'int32', data: [stride] },
+    { type: 'int32', data: [pad] },
+    { type: 'int32', data: [rowsPerSplit] },
+    { type: 'int32', data: [rowsPerSplit / TILE_ROWS] },
+  ];
+  const partial = b.runWebGPUProgram(filterGradProgram([splits, kRows, co]), [x, dy], 'float32', uniforms);
+  if (splits === 1) return { dataId: partial.dataId, shape: [k, k, c, co], dtype: 'float32' };
+  const flat = { dataId: partial.dataId, shape: [splits * kRows * co], dtype: 'float32' as const };
+  const out = b.runWebGPUProgram(splitSumProgram(kRows * co, splits), [flat], 'float32', [{ type: 'int32', data: [splits] }]);
+  b.disposeData(partial.dataId);
+  return { dataId: out.dataId, shape: [k, k, c, co], dtype: 'float32' };
+};
 
 /**
  * dW of a stride-`stride` conv with `pad` zeros on each side (layers.ts symPad), on the webgpu backend; callers check
  * `webgpuKernelsUsable()` first. x [N, H, W, Cin], dy [N, Ho, Wo, Cout] → [k, k, Cin, Cout].
  */
 export function webgpuFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, stride: number, pad: number): tf.Tensor4D {
-  registerFilterGrad();
   const attrs: FilterGradAttrs = { k, stride, pad };
-  return tf.engine().runKernel(FG_KERNEL, { x, dy } as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+  return runCustomKernel(FG_KERNEL, filterGradKernel, { x, dy }, attrs) as tf.Tensor4D;
 }
 
 // ---- elementwise helpers: leaky-ReLU backward, kernel rotation ---------------------------------------------------
@@ -286,48 +286,34 @@ function flatProgram(name: string, variableNames: string[], shape: number[], uni
 
 const LEAKY_GRAD_KERNEL = 'SaehdLeakyReluGrad';
 const ROTATE_KERNEL = 'SaehdRotateKernel';
-let elementwiseRegistered = false;
-function registerElementwise(): void {
-  if (elementwiseRegistered) return;
-  elementwiseRegistered = true;
-  tf.registerKernel({
-    kernelName: LEAKY_GRAD_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
-      const slope = (attrs as unknown as { slope: number }).slope;
-      // tfjs' where(y > 0, dy, dy·slope): the same float32 product, selected the same way (NaN > 0 is false).
-      const program = flatProgram(LEAKY_GRAD_KERNEL, ['dy', 'y'], dy.shape, 'slope : f32,',
-        'let g = dy[index]; result[index] = select(g * uniforms.slope, g, y[index] > 0.0);');
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [dy, y], 'float32', [{ type: 'float32', data: [slope] }]);
-    },
-  });
-  tf.registerKernel({
-    kernelName: ROTATE_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: ({ inputs, backend }) => {
-      const { w } = inputs as { w: tf.TensorInfo };
-      const [k, k2, ci, co] = w.shape;
-      // out[kh, kw, o, i] = w[k−1−kh, k−1−kw, i, o]: the kernel of the transposed convolution as a forward one.
-      const program = flatProgram(ROTATE_KERNEL, ['w'], [k, k2, co, ci], '',
-        `let i = index % ${ci}; let t = index / ${ci}; let o = t % ${co}; let t2 = t / ${co}; let kw = t2 % ${k2}; let kh = t2 / ${k2};
-          result[index] = w[((((${k} - 1 - kh) * ${k2}) + (${k2} - 1 - kw)) * ${ci} + i) * ${co} + o];`);
-      program.shaderKey = `${ROTATE_KERNEL}_${k}_${k2}_${ci}_${co}`;
-      return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [w], 'float32');
-    },
-  });
-}
+const leakyGradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+  const slope = (attrs as unknown as { slope: number }).slope;
+  // tfjs' where(y > 0, dy, dy·slope): the same float32 product, selected the same way (NaN > 0 is false).
+  const program = flatProgram(LEAKY_GRAD_KERNEL, ['dy', 'y'], dy.shape, 'slope : f32,',
+    'let g = dy[index]; result[index] = select(g * uniforms.slope, g, y[index] > 0.0);');
+  return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [dy, y], 'float32', [{ type: 'float32', data: [slope] }]);
+};
+
+const rotateKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const { w } = inputs as { w: tf.TensorInfo };
+  const [k, k2, ci, co] = w.shape;
+  // out[kh, kw, o, i] = w[k−1−kh, k−1−kw, i, o]: the kernel of the transposed convolution as a forward one.
+  const program = flatProgram(ROTATE_KERNEL, ['w'], [k, k2, co, ci], '',
+    `let i = index % ${ci}; let t = index / ${ci}; let o = t % ${co}; let t2 = t / ${co}; let kw = t2 % ${k2}; let kh = t2 / ${k2};
+      result[index] = w[((((${k} - 1 - kh) * ${k2}) + (${k2} - 1 - kw)) * ${ci} + i) * ${co} + o];`);
+  program.shaderKey = `${ROTATE_KERNEL}_${k}_${k2}_${ci}_${co}`;
+  return (backend as unknown as WebgpuBackendLike).runWebGPUProgram(program, [w], 'float32');
+};
 
 /** dL/dz of z ↦ leakyReLU(z) from dy and the activated output y (same sign as z for slope > 0); webgpu only. */
 export function webgpuLeakyReluGrad(dy: tf.Tensor, y: tf.Tensor, slope: number): tf.Tensor {
-  registerElementwise();
-  return tf.engine().runKernel(LEAKY_GRAD_KERNEL, { dy, y } as unknown as tf.NamedTensorMap, { slope } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return runCustomKernel(LEAKY_GRAD_KERNEL, leakyGradKernel, { dy, y }, { slope }) as tf.Tensor;
 }
 
 /** W [k, k, Cin, Cout] rotated 180° with its channels swapped → [k, k, Cout, Cin], in one dispatch; webgpu only. */
 export function webgpuRotateKernel(w: tf.Tensor4D): tf.Tensor4D {
-  registerElementwise();
-  return tf.engine().runKernel(ROTATE_KERNEL, { w } as unknown as tf.NamedTensorMap, {}) as tf.Tensor4D;
+  return runCustomKernel(ROTATE_KERNEL, rotateKernel, { w }, {}) as tf.Tensor4D;
 }
 
 // ---- 2. uploads ---------------------------------------------------------------------------------------------------
