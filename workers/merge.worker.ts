@@ -12,7 +12,7 @@ import { SaehdError, throwIfAborted } from '../src/core/errors.ts';
 import { FacesetStore } from '../src/core/faceset/store.ts';
 import { FrameStore } from '../src/core/frames/frameStore.ts';
 import { matchFacesToFrames, type FramePlan } from '../src/core/frames/matchFrames.ts';
-import { mergeAllFrames, type MergeDeps, type MergeFormat } from '../src/core/frames/mergeJob.ts';
+import { facesDigest, mergeAllFrames, type MergeDeps, type MergeFormat } from '../src/core/frames/mergeJob.ts';
 import { predictFrameFaces, rawToFloat, rawToRgba, renderMergedFrame, type PredictedFace } from '../src/core/frames/mergeFrames.ts';
 import { mergeModelInfo, modelPredictor } from '../src/core/frames/modelPredictor.ts';
 import { encodeJpeg } from '../src/core/image/jpegCodec.ts';
@@ -76,9 +76,19 @@ async function faceMeta(facesetId: string, name: string): Promise<MergeFaceMeta>
   return m;
 }
 
+/** The face list of a faceset as it was when its metadata was cached (facesDigest). */
+const lastDigest = new Map<string, string>();
+
 async function plan(src: MergeSource): Promise<FramePlan> {
   const info = await facesets.get(src.facesetId);
   const names = await frames.frameNames(src.frameSetId);
+  // A new plan reads the faceset afresh: faces re-extracted under the same names must not keep old metadata.
+  const digest = facesDigest(info.faces);
+  if (digest !== lastDigest.get(src.facesetId)) {
+    for (const k of [...metaCache.keys()]) if (k.startsWith(`${src.facesetId}/`)) metaCache.delete(k);
+    previewCache.clear();
+    lastDigest.set(src.facesetId, digest);
+  }
   return matchFacesToFrames(
     info.faces.map((f) => ({ name: f.name, sourceFilename: f.sourceFilename })),
     names,
@@ -206,7 +216,10 @@ serve<MergeCalls>({
         deps(s, req.facesetId),
         req.frameSetId,
         p,
-        { modelId: s.loaded.modelId, generation: s.loaded.generation, facesetId: req.facesetId, settings: req.settings, format: req.format, quality },
+        {
+          modelId: s.loaded.modelId, generation: s.loaded.generation, facesetId: req.facesetId,
+          faces: facesDigest((await facesets.get(req.facesetId)).faces), settings: req.settings, format: req.format, quality,
+        },
         { label: req.label ?? s.loaded.modelId, signal: ctx.signal, onProgress: (pr) => ctx.progress(pr) },
       );
     } finally {

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FrameStore, type StoredFrame } from '../../src/core/frames/frameStore.ts';
 import { matchFacesToFrames, mergedFrameName } from '../../src/core/frames/matchFrames.ts';
-import { JOB_BLOB, mergeAllFrames, outputNames, renderFrame, type MergeDeps, type MergeJobKey } from '../../src/core/frames/mergeJob.ts';
+import { facesDigest, JOB_BLOB, mergeAllFrames, outputNames, renderFrame, type MergeDeps, type MergeJobKey } from '../../src/core/frames/mergeJob.ts';
 import { floatToRaw, rawToFloat } from '../../src/core/frames/mergeFrames.ts';
 import { mergeModelInfo, modelPredictor } from '../../src/core/frames/modelPredictor.ts';
 import { encodePng } from '../../src/core/image/png.ts';
@@ -198,7 +198,7 @@ describe('batch merge into a frame set', () => {
     }
   });
 
-  it('resumes after a cancel, skipping the frames already written, and starts over when the settings change', async () => {
+  it('resumes after a cancel, skipping the frames already written; other settings get their own output set and the first is kept', async () => {
     const s = await setup(tinyTest);
     const settings = defaultMergeSettings(1);
     const plan = planOf(s);
@@ -213,13 +213,18 @@ describe('batch merge into a frame set', () => {
     expect((await s.frames.getSet(second.outputSetId)).count).toBe(4);
     expect((await s.frames.getFrame(second.outputSetId, '00002.png')).bytes).toEqual(before);
 
-    // other settings: a fresh output set replaces the old one (never a sequence merged two ways)
+    // other settings: a fresh output set (never a sequence merged two ways), and the first one is kept untouched
     const third = await mergeAllFrames(s.deps, s.setId, plan, keyFor({ ...settings, blur_mask_modifier: 20 }));
     expect(third.outputSetId).not.toBe(first.outputSetId);
     expect(third).toMatchObject({ skipped: 0, merged: 3, copied: 1 });
     const merged = (await s.frames.listSets()).filter((x) => x.kind === 'merged');
-    expect(merged.map((x) => x.id)).toEqual([third.outputSetId]);
+    expect(merged.map((x) => x.id).sort()).toEqual([first.outputSetId, third.outputSetId].sort());
+    expect(new Set(merged.map((x) => x.name)).size).toBe(2);
+    expect((await s.frames.getFrame(first.outputSetId, '00002.png')).bytes).toEqual(before);
     expect(new TextDecoder().decode(await s.frames.getBlob(third.outputSetId, JOB_BLOB))).toContain('"blur_mask_modifier":20');
+    // back to the first settings: that output is found again and nothing is merged twice
+    const fourth = await mergeAllFrames(s.deps, s.setId, plan, keyFor(settings));
+    expect(fourth).toMatchObject({ outputSetId: first.outputSetId, skipped: 4, merged: 0, copied: 0 });
   });
 
   it('writes gray frames for a one-channel model in gray mode, faceless frames too (§F.4), and JPEG on request', async () => {
@@ -256,6 +261,18 @@ describe('batch merge into a frame set', () => {
     s.metas.set('00004_0.jpg', { source_landmarks: frameLandmarks(3) });
     const again = await mergeAllFrames(s.deps, s.setId, planOf(s), keyFor(settings));
     expect(again).toMatchObject({ skipped: 3, merged: 1, failed: [] });
+  });
+
+  it('facesDigest changes when faces are re-made under the same names, not when only their order changes', () => {
+    const faces = [
+      { name: '00001_0.jpg', bytes: 5120, sourceFilename: '00001.png' },
+      { name: '00002_0.jpg', bytes: 4800, sourceFilename: '00002.png' },
+    ];
+    const d = facesDigest(faces);
+    expect(facesDigest([...faces].reverse())).toBe(d);
+    expect(facesDigest([faces[0], { ...faces[1], bytes: 4801 }])).not.toBe(d);
+    expect(facesDigest([faces[0], { ...faces[1], sourceFilename: '00003.png' }])).not.toBe(d);
+    expect(facesDigest([faces[0]])).not.toBe(d);
   });
 
   it('round-trips frame bytes through floats exactly', () => {

@@ -26,10 +26,22 @@ export interface MergeJobKey {
   /** The checkpoint generation the model was loaded from (a model trained further is a different model). */
   generation: number;
   facesetId: string;
+  /** facesDigest of the faceset's faces: faces re-extracted under the same names are a different job. */
+  faces?: string;
   settings: MergeSettings;
   format: MergeFormat;
   /** JPEG quality 1…100 (ignored for PNG). */
   quality: number;
+}
+
+/** A short digest of a faceset's face list (names, sizes in bytes, source frames): changes when faces are re-made. */
+export function facesDigest(faces: ReadonlyArray<{ name: string; bytes: number; sourceFilename: string | null }>): string {
+  let h = 0x811c9dc5;
+  for (const f of [...faces].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const s = `${f.name}\u0000${f.bytes}\u0000${f.sourceFilename ?? ''}\u0001`;
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return `${faces.length}:${h.toString(16)}`;
 }
 
 /** Side-data key of the job record in the output frame set. */
@@ -87,8 +99,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * The output set of `frameSetId` for `key`: the earlier one when its job record matches (resume), else a new one;
- * earlier output of this frame set made differently is deleted.
+ * The output set of `frameSetId` for `key`: the earlier one when its job record matches (resume), else a new one.
+ * Earlier output of this frame set made differently (another model or other settings) is kept: a second Merge all
+ * never throws away what the first one made; the user deletes a set in the frame-set list.
  */
 export async function outputSetFor(frames: FrameStore, source: FrameSetInfo, key: MergeJobKey, label: string): Promise<{ set: FrameSetInfo; resumed: boolean }> {
   const want = stableJson(key);
@@ -98,9 +111,9 @@ export async function outputSetFor(frames: FrameStore, source: FrameSetInfo, key
     const rec = await frames.getBlob(s.id, JOB_BLOB);
     if (!keep && rec && decoder.decode(rec) === want) keep = s;
   }
-  for (const s of earlier) if (s !== keep) await frames.deleteSet(s.id);
   if (keep) return { set: keep, resumed: true };
-  const set = await frames.createSet({ name: `${source.name} — merged with ${label}`, kind: 'merged', width: source.width, height: source.height, ...(source.fps ? { fps: source.fps } : {}), sourceSetId: source.id });
+  const n = earlier.filter((s) => s.name.startsWith(`${source.name} — merged with ${label}`)).length;
+  const set = await frames.createSet({ name: `${source.name} — merged with ${label}${n ? ` (${n + 1})` : ''}`, kind: 'merged', width: source.width, height: source.height, ...(source.fps ? { fps: source.fps } : {}), sourceSetId: source.id });
   await frames.putBlob(set.id, JOB_BLOB, encoder.encode(want));
   return { set, resumed: false };
 }

@@ -253,7 +253,8 @@ export class MergeState {
   async deleteFrames(): Promise<void> {
     const id = this.frameSetId;
     if (!id || this.busy) return;
-    if (this.output) await this.frames.deleteSet(this.output.id);
+    // Every merged set made from these frames goes with them.
+    for (const s of await this.frames.listSets()) if (s.kind === 'merged' && s.sourceSetId === id) await this.frames.deleteSet(s.id);
     await this.frames.deleteSet(id);
     await this.chooseFrames('');
     await this.refreshLists();
@@ -281,14 +282,16 @@ export class MergeState {
     }
   }
 
-  async refreshOutput(): Promise<void> {
+  /** The merged set shown for the chosen frames: `preferId` (the last Merge all's), else the newest one. */
+  async refreshOutput(preferId?: string): Promise<void> {
     const id = this.frameSetId;
     if (!id) {
       this.output = null;
       this.outputNames = new Set();
       return;
     }
-    const out = (await this.frames.listSets()).find((s) => s.kind === 'merged' && s.sourceSetId === id) ?? null;
+    const merged = (await this.frames.listSets()).filter((s) => s.kind === 'merged' && s.sourceSetId === id);
+    const out = merged.find((s) => s.id === preferId) ?? merged.sort((a, b) => b.createdAt - a.createdAt)[0] ?? null;
     this.output = out;
     this.outputNames = new Set(out ? await this.frames.frameNames(out.id) : []);
   }
@@ -351,7 +354,7 @@ export class MergeState {
       this.error = `Merge stopped: ${describe(e)}. The frames merged before are kept; Merge all resumes.`;
     } finally {
       this.busy = null;
-      await this.refreshOutput().catch(() => undefined);
+      await this.refreshOutput(this.result?.outputSetId).catch(() => undefined);
       await this.app.refreshStorage();
     }
   }
