@@ -28,7 +28,7 @@ import { getTransformMat, normalizeFaceType } from '../src/core/samples/faceAlig
 import { SampleGenerator, type SampleGeneratorOptions, toModelChannels } from '../src/core/samples/generator.ts';
 import { eyesMouthMask, fullFaceMask } from '../src/core/samples/masks.ts';
 import { Rng } from '../src/core/samples/random.ts';
-import { sideOptions } from '../src/core/samples/sideOptions.ts';
+import { generatorOptionsFor, sideOptions } from '../src/core/samples/sideOptions.ts';
 import { genWarpParams, type GrayPlaneJob, warpAffineGrayPlanes, warpByParams, warpSampleGray } from '../src/core/samples/warp.ts';
 import { hasSharedData, sharedDataDir } from '../tests/e2e/data.ts';
 import { makeDflFaces } from '../tests/fixtures/makeFaces.ts';
@@ -85,21 +85,7 @@ async function loadFaces(count: number, channels: 1 | 3): Promise<{ faces: NodeF
 
 /** The seed configuration's generator options for one side, as the page's sample worker builds them. */
 function seedOptions(faces: NodeFace[], channels: 1 | 3, seed: number, cacheBytes?: number): SampleGeneratorOptions {
-  const o = sideOptions({ ...seed2GB, channels }, 'dst', 'bench', seed, 2);
-  return {
-    faces,
-    resolution: o.resolution,
-    channels,
-    faceType: o.faceType,
-    randomWarp: o.randomWarp,
-    randomFlip: o.randomFlip,
-    uniformYaw: o.uniformYaw,
-    masks: true,
-    eyesMouthMask: o.eyesMouthMask,
-    batchSize: o.batchSize,
-    seed: o.seed,
-    ...(cacheBytes === undefined ? {} : { cacheBytes }),
-  };
+  return generatorOptionsFor(sideOptions({ ...seed2GB, channels }, 'dst', 'bench', seed, 2), faces, { cacheBytes });
 }
 
 /** Samples per wall-clock second and per CPU second of this process (steadier on a shared machine). */

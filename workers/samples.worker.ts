@@ -4,10 +4,10 @@
  * after another (the generator is single-threaded JS; two of these workers, src and dst, run side by side), and the
  * queue is topped up after every `next`, so at steady state the trainer's request is answered from memory.
  */
-import { colorTransferHook } from '../src/core/color/index.ts';
 import { SampleError } from '../src/core/errors.ts';
 import { FacesetStore } from '../src/core/faceset/store.ts';
-import { SampleGenerator, type FaceSource, type SampleBatch, type SampleGeneratorOptions } from '../src/core/samples/generator.ts';
+import { SampleGenerator, type FaceSource, type SampleBatch } from '../src/core/samples/generator.ts';
+import { generatorOptionsFor } from '../src/core/samples/sideOptions.ts';
 import { facesetFaceSources } from './lib/facesetFaces.ts';
 import { serve } from './lib/serve.ts';
 import type { SampleSideOptions, SamplesCalls } from './samples.protocol.ts';
@@ -24,26 +24,6 @@ let state: {
   /** The production chain: each batch starts when the previous one is finished. */
   tail: Promise<unknown>;
 } | null = null;
-
-function generatorOptions(o: SampleSideOptions, faces: FaceSource[], ctFaces: FaceSource[] | null, seed: number, cacheBytes?: number): SampleGeneratorOptions {
-  const ct = ctFaces && o.ctMode ? colorTransferHook(o.ctMode, ctFaces, 'bgr') : null;
-  return {
-    faces,
-    resolution: o.resolution,
-    channels: o.channels,
-    faceType: o.faceType,
-    randomWarp: o.randomWarp,
-    randomFlip: o.randomFlip,
-    uniformYaw: o.uniformYaw,
-    masks: true,
-    eyesMouthMask: o.eyesMouthMask,
-    randomHsvPower: o.randomHsvPower,
-    batchSize: o.batchSize,
-    seed,
-    ...(ct ? { colorTransfer: ct } : {}),
-    ...(cacheBytes === undefined ? {} : { cacheBytes }),
-  };
-}
 
 /**
  * The dst faces `ct_mode` draws its references from (spec §D.2 step 2): the faceset the trainer names, else the one the
@@ -77,7 +57,7 @@ serve<SamplesCalls>({
     const faces = await facesetFaceSources(store, o.facesetId, o.channels);
     if (!faces.length) throw new SampleError('the faceset is empty: import faces first');
     const ctFaces = o.ctMode && o.ctMode !== 'none' ? await referenceFaces(o) : null;
-    state = { options: o, faces, ctFaces, generator: new SampleGenerator(generatorOptions(o, faces, ctFaces, o.seed)), queue: [], tail: Promise.resolve() };
+    state = { options: o, faces, ctFaces, generator: new SampleGenerator(generatorOptionsFor(o, faces, { ctFaces })), queue: [], tail: Promise.resolve() };
     fill();
     return { faces: faces.length };
   },
@@ -112,10 +92,10 @@ serve<SamplesCalls>({
       return samples / ((performance.now() - t0) / 1000);
     };
     // cacheBytes 0: nothing is kept, every sample reads, decodes and re-crops its face (the large-faceset case).
-    const uncached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.ctFaces, s.options.seed + 1, 0)), 1);
+    const uncached = await time(new SampleGenerator(generatorOptionsFor(s.options, s.faces, { ctFaces: s.ctFaces, seed: s.options.seed + 1, cacheBytes: 0 })), 1);
     // Default cache; one epoch of warm-up prepares every face (the shuffled stream visits each once per epoch).
     const warm = Math.ceil(s.faces.length / s.options.batchSize);
-    const cached = await time(new SampleGenerator(generatorOptions(s.options, s.faces, s.ctFaces, s.options.seed + 2)), warm);
+    const cached = await time(new SampleGenerator(generatorOptionsFor(s.options, s.faces, { ctFaces: s.ctFaces, seed: s.options.seed + 2 })), warm);
     return { uncached, cached };
   },
 });

@@ -23,8 +23,7 @@ import { NonFiniteLossError, toUserMessage } from '../../src/core/errors.ts';
 import { OPTION_SCHEMA, PRESETS, normalizeOptions, type ModelOptions } from '../../src/core/model/options.ts';
 import { createSaehd, type SaehdModel } from '../../src/core/model/saehd.ts';
 import { SampleGenerator, type SampleGeneratorOptions } from '../../src/core/samples/generator.ts';
-import { colorTransferHook } from '../../src/core/color/index.ts';
-import { sideOptions } from '../../src/core/samples/sideOptions.ts';
+import { generatorOptionsFor, sideOptions } from '../../src/core/samples/sideOptions.ts';
 import { createTrainer, type Trainer } from '../../src/core/train/trainStep.ts';
 import { UsageError } from '../args.ts';
 import { readDflFolder, type NodeFace } from '../nodeFaces.ts';
@@ -216,9 +215,8 @@ function parseTrainArgs(argv: string[]): TrainArgs {
 export function generatorOptions(
   o: ModelOptions, side: 'src' | 'dst', faces: NodeFace[], seed: number, iter: number, ctFaces?: NodeFace[],
 ): SampleGeneratorOptions {
-  const { facesetId: _id, prefetch: _queue, ctMode, ctFacesetId: _ctId, seed: sideSeed, ...settings } = sideOptions(o, side, '', seed, 1);
-  const ct = ctMode && ctMode !== 'none' && ctFaces?.length ? colorTransferHook(ctMode, ctFaces, 'bgr') : null;
-  return { faces, masks: true, ...settings, ...(ct ? { colorTransfer: ct } : {}), seed: (sideSeed + Math.imul(iter, 0x9e3779b1)) >>> 0 };
+  const s = sideOptions(o, side, '', seed, 1);
+  return generatorOptionsFor(s, faces, { ctFaces, seed: (s.seed + Math.imul(iter, 0x9e3779b1)) >>> 0 });
 }
 
 // ---- output -------------------------------------------------------------------------------------------------------------

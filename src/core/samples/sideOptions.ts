@@ -5,8 +5,10 @@
  * Spec §C.1: flips per side, HSV jitter and `ct_mode` on src only (the dst faceset gives the colours, §D.2 step 2);
  * §C.9: pretraining overrides; the side's seed is seed·2 + (0 for src, 1 for dst).
  */
+import { colorTransferHook } from '../color/index.ts';
 import type { CtMode, ModelOptions } from '../model/options.ts';
 import { pretrainSampleOverrides } from '../train/trainStep.ts';
+import type { FaceSource, SampleGeneratorOptions } from './generator.ts';
 
 export type Side = 'src' | 'dst';
 
@@ -62,5 +64,32 @@ export function sideOptions(o: ModelOptions, side: Side, facesetId: string, seed
     batchSize: o.batch_size,
     seed: sideSeed(seed, side),
     prefetch,
+  };
+}
+
+/**
+ * The SampleGenerator options of one side from its settings: one map for the page's sample worker, `saehdbw train` and
+ * the pipeline bench. `ctFaces`: the colour-transfer references (the dst faces) when the side has a `ctMode`; `seed`
+ * overrides the side's seed (the command line mixes in the iteration on resume).
+ */
+export function generatorOptionsFor(
+  o: SideSampleOptions, faces: FaceSource[], extra: { ctFaces?: FaceSource[] | null; seed?: number; cacheBytes?: number } = {},
+): SampleGeneratorOptions {
+  const ct = extra.ctFaces?.length && o.ctMode && o.ctMode !== 'none' ? colorTransferHook(o.ctMode, extra.ctFaces, 'bgr') : null;
+  return {
+    faces,
+    resolution: o.resolution,
+    channels: o.channels,
+    faceType: o.faceType,
+    randomWarp: o.randomWarp,
+    randomFlip: o.randomFlip,
+    uniformYaw: o.uniformYaw,
+    masks: true,
+    eyesMouthMask: o.eyesMouthMask,
+    randomHsvPower: o.randomHsvPower,
+    batchSize: o.batchSize,
+    seed: extra.seed ?? o.seed,
+    ...(ct ? { colorTransfer: ct } : {}),
+    ...(extra.cacheBytes === undefined ? {} : { cacheBytes: extra.cacheBytes }),
   };
 }
