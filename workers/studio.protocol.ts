@@ -41,6 +41,8 @@ export interface StudioInitResult {
   adapter: string;
   /** Training runs on a software GPU (SwiftShader, llvmpipe): very slow. False for wasm and cpu. */
   softwareAdapter: boolean;
+  /** WebGPU: the buffer-pool cap in effect in MiB, or null for no cap (gpuMemoryLimitMiB); undefined off WebGPU. */
+  gpuPoolCapMiB?: number | null;
   params: number;
   /** The options in effect. */
   options: ModelOptions;

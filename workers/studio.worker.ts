@@ -157,10 +157,12 @@ function gpuBytesAllocated(backend: BackendName): number | null {
 let pool: PoolWatch | null = null;
 const DEFAULT_GPU_LIMIT_MIB = 1.2 * 1024;
 
-function watchGpuPool(limitMiB: number | null | undefined): void {
-  const cap = limitMiB === null ? null : (limitMiB ?? DEFAULT_GPU_LIMIT_MIB) * 2 ** 20;
+/** Watch (and cap) the pool of the webgpu backend just set up; returns the cap in MiB (null: none). */
+function watchGpuPool(limitMiB: number | null | undefined): number | null {
+  const capMiB = limitMiB === null ? null : (limitMiB ?? DEFAULT_GPU_LIMIT_MIB);
   pool?.unwatch();
-  pool = watchWebgpuPool(tf.backend(), { capBytes: cap });
+  pool = watchWebgpuPool(tf.backend(), { capBytes: capMiB === null ? null : capMiB * 2 ** 20 });
+  return pool ? capMiB : null;
 }
 
 // ---- session ---------------------------------------------------------------------------------------------------------------
@@ -250,9 +252,10 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
   if (req.backend === 'auto' || req.backend === 'wasm') await prepareWasm();
   // setupBackend calls tf.setBackend (and, for wasm, setWasmPaths with <origin>/wasm/ first, as workers need an absolute URL).
   const choice = await setupBackend(req.backend, { env });
+  let gpuPoolCapMiB: number | null | undefined;
   if (choice.backend === 'webgpu') {
     watchDevice();
-    watchGpuPool(req.gpuMemoryLimitMiB);
+    gpuPoolCapMiB = watchGpuPool(req.gpuMemoryLimitMiB);
   }
   const seed = req.seed >>> 0;
   const prefetch = Math.max(1, req.prefetch ?? 3);
@@ -304,6 +307,7 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
       reason: choice.reason,
       adapter,
       softwareAdapter: software,
+      ...(gpuPoolCapMiB !== undefined ? { gpuPoolCapMiB } : {}),
       params: model.paramCount(),
       options,
       iter: trainer.iter,

@@ -89,6 +89,8 @@ test(`the tiny model trains on WebGPU in the studio's worker: loss goes down, no
   await createTiny(s, 'webgpu');
   await trainTo(s, 30, 240_000);
   await expect(s.getByTestId('studio-backend')).toContainText('webgpu:');
+  // The studio's default GPU memory limit reached the worker's buffer pool (issue 8).
+  await expect(s.getByTestId('studio-backend')).toContainText('GPU pool capped at 1.2 GB');
   check((await historyOf(s)).slice(0, 30), 'webgpu');
   await expect(s.getByTestId('studio-gpu-bytes')).not.toHaveText('–');
   const tensors = (await historyOf(s))[1].tensors;
