@@ -5,24 +5,27 @@
  *
  *   - matmul: tfjs' own f32 matmul throughput on this adapter (GFLOP/s, best of a few square sizes): the yardstick
  *     of "half of the adapter's own measured matmul throughput";
- *   - per configuration and variant: ms per training step (median of the timed steps after warm-up), achieved GFLOP/s
- *     from the model's FLOP count (counts.ts gflopPerIter), its fraction of the matmul rate, the peak of live tensor
- *     bytes, and the WebGPU buffer pool's peaks (bytes in use, bytes allocated; src/core/train/webgpuPool.ts);
- *   - a per-kernel table (timestamp queries) of one step for `ours` and `stock`;
- *   - numerics: gradients (AdaBelief's first slot after one step is 0.1·g) and weights of `ours` against `stock`
- *     from the same initial weights and batch.
+ *   - `checks`: every custom WebGPU kernel against the stock tfjs op on random inputs (tests/fixtures/webgpuKernelChecks);
+ *   - per configuration and variant: ms and CPU ms per training step (median of the timed steps after warm-up),
+ *     achieved GFLOP/s from the model's FLOP count (counts.ts gflopPerIter), its fraction of the matmul rate, the peak
+ *     of live tensor bytes, and the WebGPU buffer pool's peaks (bytes in use, bytes allocated; webgpuPool.ts);
+ *   - a per-kernel table (timestamp queries) of one step for `ours`, `dx-stock`, `ops` and `stock` (--kernels);
+ *   - `numerics:CONFIG`: weights and AdaBelief slots after one step of `ours` and `dx-stock` against `stock` from the
+ *     same initial weights and batch (the first slot is 0.1·g: the gradients);
+ *   - `--cpu-profile DIR`: a main-thread CPU profile of the `ours` steps, summarised in the log.
  *
- * Variants: `ours` (tape-walk backward, fused conv+bias+leaky-ReLU, the custom WebGPU filter-gradient and optimizer
- * kernels of src/core/webgpu/webgpuKernels.ts and stride-1 input gradients as forward convs, optimizer on the GPU),
- * `dx-stock` (ours with tfjs' Conv2DBackpropInput for every input gradient, layers.ts setDxViaConv), `submit64` (ours submitting every 64 dispatches instead of tfjs' 15), `ops` (ours without the custom kernels: im2col
- * filter gradient from slices + concat + matmul, optimizer from tfjs ops), `capped` (ours with the buffer pool capped
- * at 1.2 GiB), `bounded` (ours with the pool's free list held to 64 MiB), `host-opt` (capped, models_opt_on_gpu =
- * false), `split-auto` (ops with the split-K im2col matmul), `stock` (tfjs' own kernels and gradients: stock
- * Conv2DBackpropFilter, tf.variableGrads, unfused layers, one tidy over the update; the code before issue 8).
+ * Variants: `ours` (tape-walk backward, fused conv+bias+leaky-ReLU, every custom kernel and fast path of
+ * src/core/webgpu/webgpuKernels.ts, optimizer on the GPU: what the app runs on a hardware adapter, without the pool
+ * cap); `capped` (ours with the buffer pool capped at 1.2 GiB: the app's default); `host-opt` (capped, with
+ * models_opt_on_gpu = false); `dx-stock` (ours with tfjs' Conv2DBackpropInput for every input gradient); `ops` (the
+ * custom kernels off: im2col filter gradient from slices + concat + matmul, optimizer from tfjs ops); `stock` (tfjs' own
+ * kernels and gradients: Conv2DBackpropFilter, tf.variableGrads, unfused layers, one tidy over the update: the code
+ * before issue 8). Experiments: `bounded` (the pool's free list held to 64 MiB), `submit64` (a submit every 64
+ * dispatches instead of tfjs' 15), `split-auto` (ops with the split-K im2col matmul).
  *
  *   npm i --no-save webgpu@0.6.2     (optional; not a dependency of the app)
- *   node --import tsx bench/gpuNode.ts [--plan 'mem-tiny:ours,stock;mem-seed;numerics:mem-96;mem-96'] [--matmul 1024,2048,4096]
- *        [--steps 5] [--warmup 2] [--kernels mem-seed] [--dawn 'flag flag'] [--json FILE]
+ *   node --import tsx bench/gpuNode.ts [--plan 'checks;mem-seed:ours,capped,stock;numerics:mem-96'] [--matmul 1024,2048,4096]
+ *        [--steps 5] [--warmup 2] [--kernels mem-seed] [--cpu-profile DIR] [--dawn 'flag flag'] [--json FILE]
  *
  * Results print as they come and, with --json, are rewritten to FILE after each one, so a run cut short keeps them.
  */
