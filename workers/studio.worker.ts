@@ -149,10 +149,10 @@ function gpuBytesAllocated(backend: BackendName): number | null {
 
 /**
  * The WebGPU buffer pool (src/core/webgpu/webgpuPool.ts): tfjs-backend-webgpu keeps every released buffer for reuse by
- * exact size and never frees one, so its footprint grows past what a step needs at once (seed model on an H200: 1739
- * MiB allocated for a 951.6 MiB in-use peak). The watch records the in-use peak per step and caps the pool: a new
- * buffer that would take it past `gpuMemoryLimitMiB` first destroys free ones (seed model: 1228.7 MiB allocated, 121 →
- * 158 ms per iteration, issue 8).
+ * exact size and never frees one, so its footprint grows past what a step needs at once (seed model on an H200: 1596
+ * MiB allocated for a 915.9 MiB in-use peak). The watch records the in-use peak per step and caps the pool: a new
+ * buffer that would take it past `gpuMemoryLimitMiB` first destroys free ones (seed model: 1228.8 MiB allocated, 83 →
+ * 110 ms per iteration; bench/gpuNode.ts, issue 8).
  */
 let pool: PoolWatch | null = null;
 const DEFAULT_GPU_LIMIT_MIB = 1.2 * 1024;
