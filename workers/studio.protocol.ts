@@ -31,6 +31,11 @@ export interface StudioInitRequest {
    * more than the cap still trains, with the pool kept at what it uses.
    */
   gpuMemoryLimitMiB?: number | null;
+  /**
+   * The project's WebGPU kernels (src/core/webgpu/webgpuKernels.ts): 'auto' (default) on hardware adapters only, 'on'
+   * also on a software adapter, 'off' tfjs' own ops everywhere (a way around a misbehaving driver).
+   */
+  webgpuKernels?: 'auto' | 'on' | 'off';
 }
 
 export interface StudioInitResult {
@@ -43,6 +48,8 @@ export interface StudioInitResult {
   softwareAdapter: boolean;
   /** WebGPU: the buffer-pool cap in effect in MiB, or null for no cap (gpuMemoryLimitMiB); undefined off WebGPU. */
   gpuPoolCapMiB?: number | null;
+  /** Training runs the project's WebGPU kernels (webgpuKernels). */
+  webgpuKernels: boolean;
   params: number;
   /** The options in effect. */
   options: ModelOptions;

@@ -31,6 +31,7 @@ import { loadDflModel } from '../src/core/model/loadDfl.ts';
 import { createSaehd, type SaehdModel } from '../src/core/model/saehd.ts';
 import type { ModelOptions } from '../src/core/model/options.ts';
 import { probeBackendEnv, setupBackend, type BackendEnv, type BackendName } from '../src/core/train/backend.ts';
+import { setWebgpuKernels, webgpuKernelsUsable } from '../src/core/webgpu/webgpuKernels.ts';
 import { watchWebgpuPool, type PoolWatch } from '../src/core/webgpu/webgpuPool.ts';
 import { createTrainer, type TrainBatch, type Trainer } from '../src/core/train/trainStep.ts';
 import { WorkerCallError, WorkerClient } from '../src/ui/lib/workerClient.ts';
@@ -252,6 +253,7 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
   if (req.backend === 'auto' || req.backend === 'wasm') await prepareWasm();
   // setupBackend calls tf.setBackend (and, for wasm, setWasmPaths with <origin>/wasm/ first, as workers need an absolute URL).
   const choice = await setupBackend(req.backend, { env });
+  setWebgpuKernels(req.webgpuKernels ?? 'auto');
   let gpuPoolCapMiB: number | null | undefined;
   if (choice.backend === 'webgpu') {
     watchDevice();
@@ -308,6 +310,7 @@ async function init(req: StudioInitRequest): Promise<StudioInitResult> {
       adapter,
       softwareAdapter: software,
       ...(gpuPoolCapMiB !== undefined ? { gpuPoolCapMiB } : {}),
+      webgpuKernels: webgpuKernelsUsable(),
       params: model.paramCount(),
       options,
       iter: trainer.iter,

@@ -21,9 +21,9 @@ interface StepEntry {
 const FACES = 16;
 const dataNote = facesNote;
 
-async function open(page: Page): Promise<void> {
+async function open(page: Page, query = ''): Promise<void> {
   // ?testhooks: the studio exposes its worker's test-only calls (device loss) on window.saehdbwStudio.
-  await page.goto('/?testhooks');
+  await page.goto(`/?testhooks${query}`);
   await expect(page.locator('main[data-ready="true"]')).toBeVisible({ timeout: 60_000 });
 }
 
@@ -119,6 +119,19 @@ test(`the tiny model trains on WebGPU in the studio's worker: loss goes down, no
   await expect(s.getByRole('region', { name: 'Loss graph' })).toHaveAttribute('data-points', String(await iterNow(s)));
   // The new worker's model has as many tensors as the old one had (no leak, nothing extra kept).
   expect(h[h.length - 1].tensors).toBe(tensors);
+  await expect(s.getByRole('alert')).toHaveCount(0);
+});
+
+test(`the tiny model trains with the project's WebGPU kernels forced on (filter gradient, optimizer, uploads, leaky-ReLU backward, dx as a forward conv) in the studio's worker (${dataNote})`, async ({ page }) => {
+  test.setTimeout(420_000);
+  // SwiftShader is a software adapter, where 'auto' keeps tfjs' ops: ?webgpu-kernels=on runs the project's kernels.
+  await open(page, '&webgpu-kernels=on');
+  await importFaces(page, FACES);
+  const s = studioOf(page);
+  await createTiny(s, 'webgpu');
+  await trainTo(s, 30, 300_000);
+  await expect(s.getByTestId('studio-backend')).toContainText('project WebGPU kernels');
+  check((await historyOf(s)).slice(0, 30), 'webgpu, project kernels');
   await expect(s.getByRole('alert')).toHaveCount(0);
 });
 

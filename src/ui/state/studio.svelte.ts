@@ -97,6 +97,11 @@ async function freeBytes(): Promise<number | null> {
   return est.quota - (est.usage ?? 0);
 }
 
+function webgpuKernelsParam(): 'auto' | 'on' | 'off' {
+  const v = typeof location === 'undefined' ? null : new URLSearchParams(location.search).get('webgpu-kernels');
+  return v === 'on' || v === 'off' ? v : 'auto';
+}
+
 export class StudioState {
   modelId = $state<string | null>(null);
   name = $state('');
@@ -133,6 +138,8 @@ export class StudioState {
   backend = $state<BackendPref>('auto');
   /** WebGPU buffer-pool cap in MiB as the select's value, or 'none' (studio.protocol gpuMemoryLimitMiB). */
   gpuMemoryLimit = $state('1228.8');
+  /** The project's WebGPU kernels: the page's `?webgpu-kernels=on|off` (a way around a misbehaving driver), else auto. */
+  readonly webgpuKernels = webgpuKernelsParam();
   autosaveMinutes = $state(10);
   backupSlots = $state(3);
   previewSeconds = $state(15);
@@ -326,6 +333,7 @@ export class StudioState {
         overrides: checkpoint && this.pendingOverrides ? this.pendingOverrides : undefined,
         backend: this.backend,
         gpuMemoryLimitMiB: this.gpuMemoryLimit === 'none' ? null : Number(this.gpuMemoryLimit),
+        webgpuKernels: this.webgpuKernels,
         srcFacesetId: src.id,
         dstFacesetId: dst.id,
         seed: this.seed,
